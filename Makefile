@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both set up .venv (Python 3.10, pinned packages) and train the NLU model when needed.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: run test setup model chat lint bench clean
+
+run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
+	@PYTHONWARNINGS=ignore $(PY) -m bot serve
+
+test: model  ## lint and the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+setup:  ## .venv with the pinned packages (skipped when requirements.lock is unchanged)
+	@bin/setup
+
+model: setup  ## train the NLU model when its data or config.yml changed
+	@PYTHONWARNINGS=ignore $(PY) -m nlu train
+
+chat: model  ## chat in the terminal
+	@PYTHONWARNINGS=ignore $(PY) -m bot chat
+
+bench: model  ## the benchmarks under bench/
+	$(PY) bench/knowledge_search.py
+
+clean:  ## remove the venv, trained models and the local database
+	rm -rf .venv models var

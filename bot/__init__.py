@@ -1,0 +1,1 @@
+"""The assistant's runtime: channels, the channel-neutral Assistant, storage."""

@@ -1,0 +1,100 @@
+"""The Assistant: runs one user message through NLU and the flows, channel-neutral.
+
+channel -> Assistant.handle -> NLU (or a button payload) -> flow engine -> actions
+-> replies -> back to the channel, which renders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from bot.storage import Store
+from bot.storage.models import utcnow
+from flows.engine import FlowEngine
+from flows.replies import Reply, Turn
+from flows.services import Desk, Services
+from nlu.result import ParseResult, parse_payload
+
+log = logging.getLogger(__name__)
+
+# Longer messages are cut before understanding (they are stored whole).
+MAX_NLU_CHARS = 1000
+
+
+class Understanding(Protocol):
+    async def parse(self, text: str) -> ParseResult: ...
+
+
+class Assistant:
+    """One turn at a time per user; flow state and messages are stored each turn."""
+
+    def __init__(
+        self,
+        nlu: Understanding,
+        engine: FlowEngine,
+        store: Store,
+        knowledge: Any,
+        desk: Desk | None = None,
+        dossiers: Any = None,
+        contact: dict[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.nlu = nlu
+        self.engine = engine
+        self.store = store
+        self.knowledge = knowledge
+        self.desk = desk
+        self.dossiers = dossiers
+        self.contact = contact or {}
+        self.clock = clock
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def understand(self, text: str) -> ParseResult:
+        """A button payload as it says, typed text through the NLU model."""
+        return parse_payload(text) or await self.nlu.parse(text[:MAX_NLU_CHARS])
+
+    async def handle(self, channel: str, user_id: str, text: str) -> Turn:
+        """Answers one message from `user_id` on `channel`."""
+        text = (text or "").strip()
+        if not text:
+            return Turn(replies=self.engine.responses.render("empty_message"))
+        user_key = f"{channel}:{user_id}"
+        async with self._locks[user_key]:
+            parse = await self.understand(text)
+            return self._turn(channel, user_id, user_key, parse)
+
+    def _turn(self, channel: str, user_id: str, user_key: str, parse: ParseResult) -> Turn:
+        now = self.clock()
+        services = Services(
+            knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
+        )
+        with self.store.session() as session, session.begin():
+            conversation = self.store.conversation_for(session, channel, user_id, now)
+            result = self.engine.handle(conversation.flow_state, parse, services, now)
+            conversation.flow_state = result.state
+            conversation.updated_at = now
+            self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
+            for reply in result.replies:
+                self.store.add_message(session, conversation, "out", reply.text, now=now)
+        log.info(
+            "turn user=%s intent=%s conf=%.2f flows=%s->%s",
+            user_key, parse.intent, parse.confidence, ",".join(result.started) or "-", result.flow or "-",
+        )
+        return Turn(
+            replies=list(result.replies),
+            intent=parse.intent,
+            confidence=parse.confidence,
+            flow=result.flow,
+            procedures=[{"code": p.code, "name": p.name, "score": round(p.score, 4)} for p in parse.procedures],
+        )
+
+
+def reply_texts(turn: Turn) -> list[str]:
+    return [r.text for r in turn.replies]
+
+
+__all__ = ["Assistant", "Reply", "Turn"]

@@ -1,0 +1,44 @@
+"""Builds a ready Assistant from settings: database, knowledge, flows, NLU model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from bot.assistant import Assistant, Understanding
+from bot.settings import Settings
+from bot.storage import Store
+from flows.engine import EngineConfig, FlowEngine
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network: never phone home
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def build_engine(settings: Settings) -> FlowEngine:
+    from datetime import timedelta
+
+    from flows.actions import registry
+
+    config = EngineConfig(
+        confidence_threshold=settings.nlu_confidence, ttl=timedelta(minutes=settings.flow_ttl_minutes)
+    )
+    return FlowEngine.load(registry, config=config)
+
+
+def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Assistant:
+    """Everything the assistant needs; fails early with a clear message if a part is missing."""
+    started = time.monotonic()
+    from knowledge import load_knowledge
+
+    engine = build_engine(settings)
+    knowledge = load_knowledge()
+    store = Store.open(settings.database_url_resolved)
+    if nlu is None:
+        from nlu.model import NluModel
+
+        nlu = NluModel.load(settings.model_path)
+    log.info("assistant ready in %.1f s", time.monotonic() - started)
+    return Assistant(nlu=nlu, engine=engine, store=store, knowledge=knowledge, contact=settings.contact())

@@ -1,0 +1,19 @@
+"""Alembic environment: runs migrations on the connection the app hands over."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from bot.storage.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # `alembic` command line: use DATABASE_URL like the app does
+    from bot.settings import Settings
+
+    engine = create_engine(Settings.load().database_url_resolved, future=True)
+    with engine.begin() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata)
+        context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,177 @@
+"""Actions that find the procedure a user means and answer from its catalog record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.actions import registry
+from flows.engine import ActionContext
+from flows.replies import Button
+from flows.responses import intent_payload
+
+# Which part of the record each question is about.
+ASPECT_OF_INTENT = {
+    "ask_documents": "documents",
+    "ask_fee": "fee",
+    "ask_processing_time": "time",
+    "ask_where": "where",
+    "ask_conditions": "conditions",
+    "ask_result": "result",
+    "ask_legal_basis": "legal",
+    "ask_postal": "postal",
+}
+# A linked procedure at or above this score is taken as meant; below, the user chooses.
+CONFIDENT = 0.55
+# ...unless the runner-up is this close, then the user chooses too.
+CLOSE = 0.08
+CANDIDATES = 4
+MAX_ITEMS = 12
+
+
+def _candidates(ctx: ActionContext, text: str | None = None) -> list[Any]:
+    """Ranked procedures for this message: a button's code, else the NLU's links."""
+    code = ctx.parse.entities.get("procedure")
+    if code and ctx.services.knowledge.get(code):
+        return [_Hit(code, ctx.services.knowledge.get(code).name, 1.0)]
+    if text is not None:
+        return ctx.services.knowledge.search(text, k=CANDIDATES)
+    return list(ctx.parse.procedures)
+
+
+class _Hit:
+    def __init__(self, code: str, name: str, score: float):
+        self.code, self.name, self.score = code, name, score
+
+
+def _choose(ctx: ActionContext, hits: list[Any]) -> str:
+    """found (slot set), ambiguous (buttons shown) or not_found."""
+    if not hits:
+        return "not_found"
+    top = hits[0]
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    if top.score >= CONFIDENT and top.score - runner_up >= CLOSE or top.score >= 0.999:
+        ctx.slots["procedure_code"] = top.code
+        return "found"
+    intent = ctx.parse.intent if ctx.parse.intent in ASPECT_OF_INTENT else "ask_documents"
+    ctx.say("procedure_info_choose")
+    buttons = tuple(Button(h.name[:60], intent_payload(intent, {"procedure": h.code})) for h in hits[:CANDIDATES])
+    ctx.replies[-1] = type(ctx.replies[-1])(text=ctx.replies[-1].text, buttons=buttons)
+    return "ambiguous"
+
+
+@registry.register("resolve_procedure")
+def resolve_procedure(ctx: ActionContext) -> str:
+    """Finds the procedure the question is about: named now, or the one talked about before."""
+    ctx.slots["procedure_aspect"] = ASPECT_OF_INTENT.get(ctx.parse.intent or "", ctx.slots.get("procedure_aspect") or "documents")
+    hits = _candidates(ctx)
+    if hits and hits[0].score >= CONFIDENT * 0.6:
+        return _choose(ctx, hits)
+    if ctx.slots.get("procedure_code"):  # "thế lệ phí bao nhiêu?" right after asking about one
+        return "found"
+    return _choose(ctx, hits) if hits else "not_found"
+
+
+@registry.register("resolve_procedure_from_answer")
+def resolve_procedure_from_answer(ctx: ActionContext) -> str:
+    """Validates the typed procedure name: found, ambiguous (buttons) or not_found."""
+    ctx.slots["procedure_info_query"] = str(ctx.value)
+    status = _choose(ctx, _candidates(ctx, str(ctx.value)))
+    if status == "not_found":
+        ctx.frame_vars["query"] = str(ctx.value)[:80]
+        return "not_found"
+    return "valid"
+
+
+def _fee_text(ctx: ActionContext, fee: Any) -> str:
+    if fee.kind == "free":
+        value = ctx.text("fee_free")
+    elif fee.kind == "amount":
+        value = "; ".join(m.text for m in fee.amounts) or fee.label
+    else:
+        value = fee.label or ctx.text("fee_unknown")
+    if fee.text:
+        return ctx.text("fee_note", value=value, note=fee.text[:300])
+    return value
+
+
+def _time_text(ctx: ActionContext, time: Any) -> str:
+    if time.value is None:
+        return time.text or ctx.text("time_unknown")
+    value = f"{time.value:g}"
+    if time.unit is None:
+        return ctx.text("time_no_unit", value=value)
+    return ctx.text(f"unit_{time.unit}", value=value)
+
+
+def _channel_lines(ctx: ActionContext, procedure: Any, describe: Any) -> list[str]:
+    lines = []
+    for channel in procedure.channels:
+        lines.append(ctx.text("channel_line", channel=ctx.text(f"channel_{channel.kind}"), value=describe(channel)))
+    return lines
+
+
+def _document_lines(ctx: ActionContext, procedure: Any) -> list[str]:
+    lines = []
+    for doc in procedure.documents:
+        if doc.quantity:
+            quantity = ", ".join(ctx.text(f"quantity_{q.kind}", count=q.count) for q in doc.quantity)
+        else:
+            quantity = ctx.text("quantity_unknown")
+        lines.append(ctx.text("document_line", name=doc.name.lstrip("-• ").strip(), quantity=quantity))
+    return lines
+
+
+def _items(ctx: ActionContext, aspect: str, procedure: Any) -> list[str]:
+    if aspect == "documents":
+        return _document_lines(ctx, procedure)
+    if aspect == "fee":
+        return _channel_lines(ctx, procedure, lambda c: _fee_text(ctx, c.fee))
+    if aspect == "time":
+        return _channel_lines(ctx, procedure, lambda c: _time_text(ctx, c.time))
+    if aspect == "where":
+        lines = []
+        if procedure.agencies.implementing:
+            lines.append(ctx.text("agency_line", value=procedure.agencies.implementing))
+        if procedure.agencies.submission_address:
+            lines.append(ctx.text("address_line", value=procedure.agencies.submission_address))
+        if procedure.levels:
+            lines.append(ctx.text("level_line", value="; ".join(ctx.text(f"level_{lv}") for lv in procedure.levels)))
+        return lines
+    if aspect == "conditions":
+        return [ctx.text("item_line", text=c) for c in procedure.conditions]
+    if aspect == "result":
+        return [ctx.text("item_line", text=r) for r in procedure.result]
+    if aspect == "legal":
+        return [
+            ctx.text("item_line", text=f"{ref.title} ({ref.number})" if ref.number else ref.title)
+            for ref in procedure.legal_basis
+        ]
+    return []
+
+
+@registry.register("answer_procedure_aspect")
+def answer_procedure_aspect(ctx: ActionContext) -> str:
+    """Answers the aspect asked from the record, cites its source, offers the other aspects."""
+    procedure = ctx.services.knowledge.get(ctx.slots["procedure_code"])
+    aspect = ctx.slots.get("procedure_aspect") or "documents"
+    values = {
+        "procedure_name": procedure.name,
+        "procedure_code": procedure.code,
+        "source_url": procedure.source_url,
+        "catalog_date": procedure.catalog_date,
+    }
+    if aspect == "postal":
+        answer = ctx.text("procedure_info_postal_yes" if procedure.channel("postal") else "procedure_info_postal_no")
+        ctx.say("procedure_info_aspect_postal", answer=answer, **values)
+    else:
+        lines = _items(ctx, aspect, procedure)
+        if not lines:
+            key = "procedure_info_no_conditions" if aspect == "conditions" else "procedure_info_missing_fact"
+            ctx.say(key, **values)
+        else:
+            shown = lines[:MAX_ITEMS]
+            if len(lines) > MAX_ITEMS:
+                shown.append(ctx.text("procedure_info_more_documents", count=len(lines) - MAX_ITEMS))
+            ctx.say(f"procedure_info_aspect_{aspect}", items="\n".join(shown), **values)
+    ctx.say("procedure_info_source", **values)
+    return "answered"

@@ -1,0 +1,344 @@
+"""The flow engine: walks the YAML flows one user message at a time.
+
+State is a plain JSON-able dict (the Assistant stores it per conversation), so a
+restart loses nothing mid-flow. The stack holds the running flow on top and the
+flows it interrupted below (digressions); each frame points at its next step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flows.registry import ActionRegistry
+from flows.replies import Reply
+from flows.responses import ResponseBook
+from flows.spec import END, Flow, FlowError, Step, parse_flow, validate_flows
+from flows.yamlfile import LineDict, load_yaml
+from nlu.result import ParseResult
+
+log = logging.getLogger(__name__)
+
+FLOWS_DIR = Path(__file__).resolve().parent
+MAX_STEPS_PER_TURN = 60
+MAX_STACK = 4
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # below this NLU confidence a typed message counts as not understood
+    confidence_threshold: float = 0.5
+    # a flow untouched this long is dropped on the next message
+    ttl: timedelta = timedelta(minutes=60)
+
+
+# Names the engine itself relies on; checked to exist when flows load.
+FALLBACK_FLOW = "fallback"
+CANCEL_INTENT = "cancel"
+RESUME_INTENT = "resume"
+REQUIRED_RESPONSES = ("cancelled", "nothing_to_cancel", "flow_expired", "resume_offer", "internal_error")
+
+
+class ActionContext:
+    """What an action sees: the message, the slots, the services; what it can say."""
+
+    def __init__(self, engine: FlowEngine, state: State, frame: dict[str, Any], parse: ParseResult, services: Any):
+        self._engine = engine
+        self._state = state
+        self.frame_vars: dict[str, Any] = frame.setdefault("vars", {})
+        self.parse = parse
+        self.services = services
+        self.value: Any = None  # the user's answer, for a collect step's validator
+        self.replies: list[Reply] = []
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        return self._state.slots
+
+    @property
+    def misses(self) -> int:
+        return self._state.misses
+
+    @property
+    def responses(self) -> ResponseBook:
+        return self._engine.responses
+
+    def values(self, **extra: Any) -> dict[str, Any]:
+        return {**self.slots, **self.frame_vars, **extra}
+
+    def say(self, key: str, **values: Any) -> None:
+        self.replies.extend(self._engine.responses.render(key, **self.values(**values)))
+
+    def text(self, key: str, **values: Any) -> str:
+        return self._engine.responses.text(key, **self.values(**values))
+
+    def reply(self, reply: Reply) -> None:
+        self.replies.append(reply)
+
+
+@dataclass
+class State:
+    stack: list[dict[str, Any]] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    misses: int = 0
+    updated: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> State:
+        raw = raw or {}
+        return cls(
+            stack=list(raw.get("stack", [])),
+            slots=dict(raw.get("slots", {})),
+            misses=int(raw.get("misses", 0)),
+            updated=raw.get("updated"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "slots": self.slots, "misses": self.misses, "updated": self.updated}
+
+
+@dataclass
+class EngineResult:
+    state: dict[str, Any]
+    replies: list[Reply]
+    flow: str | None  # the flow waiting for the user's next message, if any
+    started: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+
+
+class FlowEngine:
+    """Loads and validates the flows, then runs one user message through them."""
+
+    def __init__(
+        self,
+        flows: dict[str, Flow],
+        responses: ResponseBook,
+        actions: ActionRegistry,
+        global_slots: dict[str, str],
+        config: EngineConfig | None = None,
+    ):
+        self.flows = flows
+        self.responses = responses
+        self.actions = actions
+        self.global_slots = global_slots
+        self.config = config or EngineConfig()
+        self.starts = {intent: f.id for f in flows.values() for intent in f.intents}
+
+    @classmethod
+    def load(
+        cls, actions: ActionRegistry, folder: Path = FLOWS_DIR, config: EngineConfig | None = None
+    ) -> FlowEngine:
+        """Reads flows/*.yml, flows/responses/*.yml and flows/slots.yml; fails on any bad reference."""
+        root = folder.parent
+        responses = ResponseBook.load(folder / "responses", root)
+        global_slots: dict[str, str] = {}
+        slots_file = folder / "slots.yml"
+        if slots_file.exists():
+            raw = load_yaml(slots_file, root) or {}
+            if not isinstance(raw, LineDict):
+                raise FlowError(f"{raw_where(slots_file)}: slots.yml must be a mapping of slot: {{type: ...}}")
+            global_slots = {str(k): str((v or {}).get("type", "text")) for k, v in raw.items()}
+        flows: dict[str, Flow] = {}
+        for path in sorted(folder.glob("*.yml")):
+            if path.name == "slots.yml":
+                continue
+            flow = parse_flow(path, root)
+            if flow.id in flows:
+                raise FlowError(f"{flow.file}: flow id '{flow.id}' is also used by {flows[flow.id].file}")
+            flows[flow.id] = flow
+        if FALLBACK_FLOW not in flows:
+            raise FlowError(f"{folder}: the '{FALLBACK_FLOW}' flow is missing (it answers what is not understood)")
+        for key in REQUIRED_RESPONSES:
+            if key not in responses:
+                raise FlowError(f"{folder / 'responses'}: required response '{key}' is missing")
+        validate_flows(flows, actions=actions.names(), responses=responses.keys(), global_slots=global_slots)
+        return cls(flows, responses, actions, global_slots, config)
+
+    # -- one turn ---------------------------------------------------------------
+
+    def handle(self, state: dict[str, Any] | None, parse: ParseResult, services: Any, now: datetime) -> EngineResult:
+        st = State.from_dict(state)
+        out: list[Reply] = []
+        result = EngineResult(state={}, replies=out, flow=None)
+        if st.stack and st.updated and now - datetime.fromisoformat(st.updated) > self.config.ttl:
+            st.stack.clear()
+            out.extend(self.responses.render("flow_expired"))
+        st.updated = now.isoformat(timespec="seconds")
+        intent = parse.intent if parse.from_button or parse.confidence >= self.config.confidence_threshold else None
+
+        try:
+            if intent == CANCEL_INTENT:
+                out.extend(self.responses.render("cancelled" if st.stack else "nothing_to_cancel"))
+                st.stack.clear()
+            elif intent == RESUME_INTENT and st.stack:
+                self._prompt(st, st.stack[-1], parse, services, out)
+            elif st.stack:
+                self._answer(st, parse, intent, services, out, result)
+            else:
+                self._start(st, intent if intent in self.starts else None, parse, services, out, result)
+        except Exception:
+            # An action failed: apologise, keep the conversation usable, keep the trace in the log.
+            log.exception("flow step failed (stack=%s)", [f["flow"] for f in st.stack])
+            st.stack.clear()
+            out.extend(self.responses.render("internal_error"))
+
+        result.state = st.to_dict()
+        result.flow = st.stack[-1]["flow"] if st.stack else None
+        return result
+
+    def _start(
+        self, st: State, intent: str | None, parse: ParseResult, services: Any, out: list[Reply], result: EngineResult
+    ) -> None:
+        if intent is None:
+            st.misses += 1
+            flow_id = FALLBACK_FLOW
+        else:
+            st.misses = 0
+            flow_id = self.starts[intent]
+        self._push(st, flow_id, result)
+        self._run(st, parse, services, out, result, fresh=True)
+
+    def _push(self, st: State, flow_id: str, result: EngineResult) -> None:
+        flow = self.flows[flow_id]
+        for slot in flow.slots:  # a flow starts from its own slots empty
+            st.slots.pop(slot, None)
+        st.stack = [f for f in st.stack if f["flow"] != flow_id][-(MAX_STACK - 1):]
+        st.stack.append({"flow": flow_id, "step": 0, "vars": {}, "waiting": False})
+        result.started.append(flow_id)
+
+    def _answer(
+        self, st: State, parse: ParseResult, intent: str | None, services: Any, out: list[Reply], result: EngineResult
+    ) -> None:
+        """The user answered the question the top flow asked, or digressed."""
+        frame = st.stack[-1]
+        step = self.flows[frame["flow"]].steps[frame["step"]]
+        other_flow = self.starts.get(intent or "")
+        digression = other_flow is not None and other_flow != frame["flow"]
+        if step.validate is None:
+            if digression and parse.from_button:
+                self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]
+                return
+            st.slots[step.slot or ""] = parse.entities.get(step.from_entity or "", parse.text)
+        else:
+            status = self._validate(st, frame, step, parse, services, out)
+            if status != "valid":
+                if digression:
+                    self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]
+                    return
+                self._reject(st, frame, step, status, parse, services, out)
+                return
+        st.misses = 0
+        frame["waiting"] = False
+        frame["step"] = self._next_index(self.flows[frame["flow"]], step, frame["step"], None, st.slots)
+        self._run(st, parse, services, out, result, fresh=False)
+
+    def _digress(
+        self, st: State, flow_id: str, parse: ParseResult, services: Any, out: list[Reply], result: EngineResult
+    ) -> None:
+        st.misses = 0
+        self._push(st, flow_id, result)
+        self._run(st, parse, services, out, result, fresh=True)
+
+    def _validate(
+        self, st: State, frame: dict[str, Any], step: Step, parse: ParseResult, services: Any, out: list[Reply]
+    ) -> str:
+        ctx = ActionContext(self, st, frame, parse, services)
+        ctx.value = parse.entities.get(step.from_entity or "") or parse.text
+        slot = step.slot or ""
+        previous = st.slots.pop(slot, None)
+        status = self.actions[step.validate or ""](ctx) or "valid"
+        out.extend(ctx.replies)
+        if status != "valid":
+            if previous is not None:
+                st.slots[slot] = previous
+        elif slot not in st.slots:  # a validator may store a cleaned-up value itself
+            st.slots[slot] = ctx.value
+        return status
+
+    def _reject(
+        self, st: State, frame: dict[str, Any], step: Step, status: str, parse: ParseResult, services: Any, out: list[Reply]
+    ) -> None:
+        ctx = ActionContext(self, st, frame, parse, services)
+        for rejection in step.rejections:
+            if rejection.condition.holds(status, st.slots):
+                ctx.say(rejection.response)
+                break
+        else:
+            ctx.say(step.prompt or "")
+            out.extend(ctx.replies)
+            return
+        out.extend(ctx.replies)
+
+    def _prompt(self, st: State, frame: dict[str, Any], parse: ParseResult, services: Any, out: list[Reply]) -> None:
+        step = self.flows[frame["flow"]].steps[frame["step"]]
+        ctx = ActionContext(self, st, frame, parse, services)
+        ctx.say(step.prompt or "")
+        out.extend(ctx.replies)
+        frame["waiting"] = True
+
+    def _next_index(self, flow: Flow, step: Step, index: int, status: str | None, slots: dict[str, Any]) -> int:
+        for branch in step.next:
+            if branch.condition is None or branch.condition.holds(status, slots):
+                return len(flow.steps) if branch.target == END else flow.index(branch.target)
+        return index + 1
+
+    def _run(
+        self, st: State, parse: ParseResult, services: Any, out: list[Reply], result: EngineResult, fresh: bool
+    ) -> None:
+        """Runs steps until a flow waits for the user or every flow on the stack is done."""
+        for _ in range(MAX_STEPS_PER_TURN):
+            if not st.stack:
+                return
+            frame = st.stack[-1]
+            flow = self.flows[frame["flow"]]
+            if frame["step"] >= len(flow.steps):
+                st.stack.pop()
+                result.completed.append(flow.id)
+                if st.stack:  # a digression ended: offer to go back to what was interrupted
+                    below = self.flows[st.stack[-1]["flow"]]
+                    out.extend(self.responses.render("resume_offer", flow_title=below.title or below.description))
+                    return
+                continue
+            step = flow.steps[frame["step"]]
+            status: str | None = None
+            if step.kind == "say":
+                ctx = ActionContext(self, st, frame, parse, services)
+                ctx.say(step.response or "")
+                out.extend(ctx.replies)
+            elif step.kind == "action":
+                ctx = ActionContext(self, st, frame, parse, services)
+                status = self.actions[step.action or ""](ctx)
+                out.extend(ctx.replies)
+            elif step.kind == "set":
+                st.slots.update(step.values)
+            elif step.kind == "link":
+                st.stack.pop()
+                result.completed.append(flow.id)
+                self._push(st, step.link or "", result)
+                continue
+            elif step.kind == "collect":
+                slot = step.slot or ""
+                filled = st.slots.get(slot) not in (None, "")
+                if filled and not step.ask_always:
+                    pass
+                elif fresh and step.from_entity and step.from_entity in parse.entities:
+                    status = self._validate(st, frame, step, parse, services, out) if step.validate else "valid"
+                    if step.validate is None:
+                        st.slots[slot] = parse.entities[step.from_entity]
+                    if status != "valid":
+                        self._reject(st, frame, step, status, parse, services, out)
+                        frame["waiting"] = True
+                        return
+                    status = None
+                else:
+                    self._prompt(st, frame, parse, services, out)
+                    return
+            frame["step"] = self._next_index(flow, step, frame["step"], status, st.slots)
+        raise FlowError(f"flow '{st.stack[-1]['flow'] if st.stack else '?'}' ran {MAX_STEPS_PER_TURN} steps in one turn")
+
+
+def raw_where(path: Path) -> str:
+    return f"{path}:1"

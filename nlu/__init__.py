@@ -1,0 +1,1 @@
+"""Vietnamese understanding: a Rasa NLU model (config.yml) with our own components."""

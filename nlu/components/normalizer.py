@@ -1,0 +1,64 @@
+"""A Rasa component that rewrites each message into its canonical Vietnamese form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.normalize import LEXICON_FILE, Lexicon, normalize
+
+# The user's words before normalisation, kept for extractors that need the original.
+ORIGINAL_TEXT = "original_text"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class VietnameseNormalizer(GraphComponent):
+    """Folds diacritics, expands teencode, masks dossier codes; runs before the tokenizer."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # YAML file of short forms to expand (relative to the project, or absolute)
+            "lexicon": str(LEXICON_FILE),
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        unknown = set(config) - set(self.get_default_config())
+        if unknown:
+            raise ValueError(f"VietnameseNormalizer: unknown option(s) {sorted(unknown)}")
+        path = Path(config["lexicon"])
+        try:
+            self.lexicon = Lexicon.from_yaml(path)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"VietnameseNormalizer: cannot read lexicon {path}: {e}") from e
+
+    @classmethod
+    def create(
+        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+    ) -> VietnameseNormalizer:
+        return cls(config)
+
+    def _rewrite(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not text:
+            return
+        message.set(ORIGINAL_TEXT, text)
+        message.set(TEXT, normalize(text, self.lexicon) or text)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._rewrite(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._rewrite(message)
+        return messages

@@ -1,0 +1,45 @@
+"""Dossier codes as printed on receipts (Circular 01/2018/TT-VPCP): agency-yymmdd-sequence.
+
+Example: 000.00.19.H12-230815-0001 (agency code 000.00.19.H12, received 15/08/2023,
+dossier 0001 of that day). People paste them with spaces or in lower case.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# agency code: 1-5 dot-separated parts of letters/digits; date yymmdd; sequence 3-6 digits.
+_CODE = re.compile(
+    r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,5}(?:\s*\.\s*[A-Za-z0-9]{1,5}){0,4})"
+    r"\s*-\s*(?P<date>\d{6})\s*-\s*(?P<seq>\d{3,6})(?!\w)"
+)
+
+
+def find_dossier_codes(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, canonical code) for each dossier code in the text."""
+    found = []
+    for m in _CODE.finditer(text):
+        agency = re.sub(r"\s+", "", m.group("agency")).upper()
+        if not any(c.isdigit() for c in agency):
+            continue
+        found.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}"))
+    return found
+
+
+def canonical_dossier_code(text: str) -> str | None:
+    """The one dossier code in a text, canonical (upper case, no spaces), or None."""
+    codes = find_dossier_codes(text)
+    return codes[0][2] if codes else None
+
+
+def received_on(code: str) -> date | None:
+    """The date encoded in a canonical code, or None when it is not a real date."""
+    m = _CODE.fullmatch(code)
+    if not m:
+        return None
+    raw = m.group("date")
+    try:
+        return date(2000 + int(raw[:2]), int(raw[2:4]), int(raw[4:6]))
+    except ValueError:
+        return None
