@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,16 +36,29 @@ class NluModel:
                 f"No NLU model for the current data at {path}. Train it with `python -m nlu train` (make run does)."
             )
         started = time.monotonic()
-        from rasa.core.agent import Agent
+        # The predict graph alone: rasa.core.agent would import the dialogue stack too (~3.5 s more).
+        from rasa.engine.loader import load_predict_graph_runner
+        from rasa.engine.runner.dask import DaskGraphRunner
+        from rasa.engine.storage.local_model_storage import LocalModelStorage
 
-        agent = Agent.load(str(path))
+        unpacked = Path(tempfile.mkdtemp(prefix="nlu-model-"))
+        atexit.register(shutil.rmtree, unpacked, True)
+        metadata, runner = load_predict_graph_runner(unpacked, path, LocalModelStorage, DaskGraphRunner)
         seconds = time.monotonic() - started
         log.info("NLU model %s loaded in %.1f s", path.name, seconds)
-        return cls(agent, path, seconds)
+        return cls((metadata, runner), path, seconds)
+
+    def parse_sync(self, text: str) -> ParseResult:
+        from rasa.core.channels.channel import UserMessage
+        from rasa.engine.constants import PLACEHOLDER_MESSAGE
+
+        metadata, runner = self._agent
+        results = runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text)]}, targets=[metadata.nlu_target])
+        raw = results[metadata.nlu_target][0].as_dict(only_output_properties=True)
+        return to_parse_result(text, raw)
 
     async def parse(self, text: str) -> ParseResult:
-        raw = await self._agent.parse_message(text)
-        return to_parse_result(text, raw)
+        return self.parse_sync(text)
 
 
 def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
