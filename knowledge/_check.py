@@ -1,0 +1,246 @@
+"""Validate every shipped knowledge file and report bad entries with file, line and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import yaml
+from pydantic import ValidationError
+
+from ._importer import COVERAGE_FILE, code_key
+from ._knowledge_base import read_catalog_lines, read_vocabulary
+from ._text import fold
+from .errors import Problem
+from .schema import Guide, Procedure
+
+__all__ = ["check_knowledge", "display_path"]
+
+Loc = Sequence[Union[str, int]]
+
+
+def display_path(path: Path) -> Path:
+    """The path relative to the working directory when possible (shorter reports)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _field_path(loc: Loc, leaf_is_scalar_item: bool) -> str:
+    """("online_walkthrough", 2, "applies_to", 0) -> "online_walkthrough[2].applies_to"."""
+    parts = list(loc)
+    if leaf_is_scalar_item and parts and isinstance(parts[-1], int):
+        parts = parts[:-1]  # the list is the field; the line points at the item
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _message(error: dict[str, Any], value: Any) -> str:
+    kind = error.get("type", "")
+    context = error.get("ctx") or {}
+    if kind == "value_error.const" and "permitted" in context:
+        allowed = ", ".join(str(v) for v in context["permitted"])
+        return f"unknown value {context.get('given', value)!r} (allowed: {allowed})"
+    if kind == "value_error.extra":
+        return "unknown field"
+    if kind == "value_error.missing":
+        return "missing"
+    return str(error.get("msg", "invalid"))
+
+
+def _node_at(node: Optional[yaml.Node], loc: Loc) -> tuple[Optional[yaml.Node], int]:
+    """The YAML node at ``loc`` (or its deepest existing parent) and how deep it got."""
+    depth = 0
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next((value for key, value in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        else:
+            child = None
+        if child is None:
+            break
+        node, depth = child, depth + 1
+    return node, depth
+
+
+def _value_at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _validation_problems(
+    path: Path, error: ValidationError, data: Any, root_node: Optional[yaml.Node], line: int = 0
+) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = [p for p in item["loc"] if p != "__root__"]
+        value = _value_at(data, loc)
+        where = line
+        if root_node is not None:
+            node, _ = _node_at(root_node, loc)
+            if node is not None:
+                where = node.start_mark.line + 1
+        scalar_item = bool(loc) and isinstance(loc[-1], int) and not isinstance(value, (dict, list))
+        problems.append(Problem(path, where, _field_path(loc, scalar_item), _message(item, value)))
+    return problems
+
+
+def _line_of(root_node: Optional[yaml.Node], loc: Loc) -> int:
+    node, _ = _node_at(root_node, loc)
+    return node.start_mark.line + 1 if node is not None else 0
+
+
+def _check_catalog(root: Path) -> tuple[list[Problem], dict[str, Procedure]]:
+    problems: list[Problem] = []
+    procedures: dict[str, Procedure] = {}
+    where: dict[str, str] = {}
+    previous: dict[Path, tuple[int, ...]] = {}
+    files = sorted((root / "catalog").glob("*.jsonl"))
+    if not files:
+        problems.append(Problem(display_path(root / "catalog"), 0, "", "no catalog files (*.jsonl)"))
+    for path, number, line in read_catalog_lines(root):
+        shown = display_path(path)
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(Problem(shown, number, "", f"invalid JSON: {error.msg}"))
+            continue
+        try:
+            procedure = Procedure.parse_obj(data)
+        except ValidationError as error:
+            problems.extend(_validation_problems(shown, error, data, None, number))
+            continue
+        if procedure.code in where:
+            problems.append(Problem(shown, number, "code", f"{procedure.code} repeated (first at {where[procedure.code]})"))
+        where[procedure.code] = f"{shown}:{number}"
+        if procedure.ministry != path.stem:
+            problems.append(Problem(shown, number, "ministry", f"{procedure.ministry!r} in file {path.name}"))
+        key = code_key(procedure.code)
+        if path in previous and key < previous[path]:
+            problems.append(Problem(shown, number, "code", f"{procedure.code} out of order (files are sorted by code)"))
+        previous[path] = key
+        procedures[procedure.code] = procedure
+    coverage = root / "catalog" / COVERAGE_FILE
+    if files:
+        try:
+            recorded = json.loads(coverage.read_text(encoding="utf-8")).get("records")
+            if recorded != len(procedures):
+                problems.append(
+                    Problem(display_path(coverage), 0, "records", f"{recorded} but the catalog has {len(procedures)}")
+                )
+        except (OSError, json.JSONDecodeError, AttributeError) as error:
+            problems.append(Problem(display_path(coverage), 0, "", f"unreadable coverage report: {error}"))
+    return problems, procedures
+
+
+def _document_matches(source: str, names: Iterable[str]) -> bool:
+    wanted = fold(source)
+    return any(wanted in fold(name) for name in names)
+
+
+def _check_guide(path: Path, procedures: dict[str, Procedure]) -> tuple[list[Problem], Optional[Guide], Any]:
+    shown = display_path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        return [Problem(shown, mark.line + 1 if mark else 0, "", f"invalid YAML: {error}")], None, None
+    if not isinstance(data, dict):
+        return [Problem(shown, 1, "", "a guide is a mapping of fields")], None, None
+    try:
+        guide = Guide.parse_obj(data)
+    except ValidationError as error:
+        return _validation_problems(shown, error, data, root_node), None, None
+    problems = []
+    if guide.slug != path.stem:
+        problems.append(Problem(shown, _line_of(root_node, ["slug"]), "slug", f"{guide.slug!r} but the file is {path.name}"))
+    procedure = procedures.get(guide.code)
+    if procedure is None:
+        problems.append(Problem(shown, _line_of(root_node, ["code"]), "code", f"{guide.code} is not in the catalog"))
+    else:
+        names = [d.name for d in procedure.documents]
+        for i, item in enumerate(guide.documents_to_prepare):
+            if not _document_matches(item.source, names):
+                problems.append(
+                    Problem(
+                        shown,
+                        _line_of(root_node, ["documents_to_prepare", i, "source"]),
+                        f"documents_to_prepare[{i}].source",
+                        f"not a document of {guide.code}: {item.source!r}",
+                    )
+                )
+    for i, alias in enumerate(guide.aliases):
+        if not fold(alias):
+            problems.append(Problem(shown, _line_of(root_node, ["aliases", i]), f"aliases[{i}]", "empty alias"))
+    return problems, guide, root_node
+
+
+def _check_guides(root: Path, procedures: dict[str, Procedure]) -> list[Problem]:
+    problems: list[Problem] = []
+    owners: dict[str, tuple[str, Path]] = {}
+    codes: dict[str, Path] = {}
+    for path in sorted((root / "guides").glob("*.yml")):
+        found, guide, root_node = _check_guide(path, procedures)
+        problems.extend(found)
+        if guide is None:
+            continue
+        shown = display_path(path)
+        if guide.code in codes:
+            problems.append(
+                Problem(shown, _line_of(root_node, ["code"]), "code", f"{guide.code} already has {codes[guide.code].name}")
+            )
+        codes[guide.code] = path
+        for i, alias in enumerate(guide.aliases):
+            key = fold(alias)
+            owner = owners.get(key)
+            if owner and owner[0] != guide.code:
+                problems.append(
+                    Problem(
+                        shown,
+                        _line_of(root_node, ["aliases", i]),
+                        f"aliases[{i}]",
+                        f"{alias!r} is also an alias in {owner[1].name}",
+                    )
+                )
+            owners.setdefault(key, (guide.code, path))
+    return problems
+
+
+def _check_vocabulary(root: Path) -> list[Problem]:
+    problems = []
+    for name, sections in (("abbreviations.yml", ("abbreviations", "synonyms")), ("fillers.yml", ("fillers",))):
+        path = root / name
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            problems.append(Problem(display_path(path), 0, "", f"unreadable: {error}"))
+            continue
+        for section in sections:
+            if section not in data:
+                problems.append(Problem(display_path(path), 0, section, "missing"))
+    if not problems:
+        try:
+            read_vocabulary(root)
+        except (AttributeError, TypeError) as error:
+            problems.append(Problem(display_path(root / "abbreviations.yml"), 0, "", f"malformed: {error}"))
+    return problems
+
+
+def check_knowledge(root: Path) -> tuple[list[Problem], dict[str, int]]:
+    """Every problem in the shipped files under ``root``, and what was checked."""
+    problems, procedures = _check_catalog(root)
+    problems += _check_guides(root, procedures)
+    problems += _check_vocabulary(root)
+    counts = {"procedures": len(procedures), "guides": len(list((root / "guides").glob("*.yml")))}
+    return problems, counts

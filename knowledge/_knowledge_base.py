@@ -1,0 +1,280 @@
+"""The loaded knowledge: catalog procedures, curated guides and the search index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import SHAPE_LIST
+
+from ._search import AMBIGUOUS, CONFIDENT, SearchIndex, Vocabulary
+from ._text import fold, tokens
+from .errors import KnowledgeFileError, Problem
+from .schema import Guide, Procedure
+
+__all__ = ["KNOWLEDGE_ROOT", "CatalogLine", "KnowledgeBase", "SearchHit", "load_knowledge", "read_vocabulary"]
+
+logger = logging.getLogger(__name__)
+
+KNOWLEDGE_ROOT = Path(__file__).parent
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESULT_CHARS = 80
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result.
+
+    ``score`` is in [0, 1] (see `knowledge._search` for how it is built):
+    >= 0.75 the query names this procedure, 0.5-0.75 plausible (offer a
+    choice), below 0.5 weak. ``matched`` is the name, alias or result name
+    that matched best.
+    """
+
+    code: str
+    name: str
+    score: float
+    procedure: Procedure
+    matched: str = ""
+
+    @property
+    def confidence(self) -> str:
+        """ "confident", "ambiguous" or "weak", from the documented thresholds."""
+        if self.score >= CONFIDENT:
+            return "confident"
+        return "ambiguous" if self.score >= AMBIGUOUS else "weak"
+
+
+def _model_plan(model: type[BaseModel], cache: dict[type, list[Any]] = {}) -> list[Any]:  # noqa: B006
+    plan = cache.get(model)
+    if plan is None:
+        plan = []
+        for name, field in model.__fields__.items():
+            inner = field.type_
+            nested = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+            plan.append((name, field.shape == SHAPE_LIST, nested, field))
+        cache[model] = plan
+    return plan
+
+
+def _trusted(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Build a model from data `check` already validated, without re-validating.
+
+    Full validation of the whole catalog takes about 1.5 s; shipped lines are
+    validated by `python -m knowledge check` and the tests instead.
+    """
+    values: dict[str, Any] = {}
+    for name, is_list, nested, field in _model_plan(model):
+        if name in data:
+            value = data[name]
+            if nested is not None and value is not None:
+                value = [_trusted(nested, item) for item in value] if is_list else _trusted(nested, value)
+        else:
+            value = field.get_default()
+        values[name] = value
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__fields_set__", set(data))
+    return instance
+
+
+def read_catalog_lines(root: Path) -> Iterator[tuple[Path, int, str]]:
+    """(file, line number, text) of every non-empty catalog line."""
+    for path in sorted((root / "catalog").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    yield path, number, line
+
+
+def read_vocabulary(root: Path) -> Vocabulary:
+    """Abbreviations, synonyms and fillers from abbreviations.yml / fillers.yml."""
+
+    def phrase(text: Any) -> tuple[str, ...]:
+        return tuple(tokens(str(text)))
+
+    abbreviations_data = yaml.load((root / "abbreviations.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
+    fillers_data = yaml.load((root / "fillers.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
+    abbreviations = {phrase(k): phrase(v) for k, v in (abbreviations_data.get("abbreviations") or {}).items()}
+    synonyms: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for key, values in (abbreviations_data.get("synonyms") or {}).items():
+        values = values if isinstance(values, list) else [values]
+        synonyms[phrase(key)] = tuple(phrase(v) for v in values)
+    fillers = frozenset(phrase(f) for f in fillers_data.get("fillers") or [])
+    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers)
+
+
+def read_guides(root: Path) -> list[Guide]:
+    """Parse and validate every guide; raise KnowledgeFileError listing bad ones."""
+    guides: list[Guide] = []
+    problems: list[Problem] = []
+    for path in sorted((root / "guides").glob("*.yml")):
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            guides.append(Guide.parse_obj(data))
+        except (yaml.YAMLError, ValidationError) as error:
+            problems.append(Problem(path, 0, "", str(error).replace("\n", " ")))
+    if problems:
+        raise KnowledgeFileError(problems)
+    return guides
+
+
+class KnowledgeBase:
+    """Procedures of the national catalog, curated guides, and search over both.
+
+    Catalog lines are parsed when first asked for (`get`, `procedures`); the
+    search index needs only each line's code, name and result names.
+    """
+
+    def __init__(self, lines: dict[str, CatalogLine], guides: list[Guide], vocabulary: Vocabulary) -> None:
+        self._lines = lines
+        self._procedures: dict[str, Procedure] = {}
+        self._lock = threading.Lock()
+        self._guides = sorted(guides, key=lambda g: g.slug)
+        self._guides_by_code = {g.code: g for g in self._guides}
+        self._guides_by_slug = {g.slug: g for g in self._guides}
+        missing = sorted(code for code in self._guides_by_code if code not in lines)
+        if missing:
+            raise KnowledgeFileError([Problem(Path("knowledge/guides"), 0, "code", f"not in the catalog: {c}") for c in missing])
+        self._index = SearchIndex(
+            names=((code, line.name) for code, line in lines.items()),
+            aliases=((g.code, alias) for g in self._guides for alias in [g.title, *g.aliases]),
+            # Long result descriptions are sentences, not names people search for.
+            results=((code, name) for code, line in lines.items() for name in line.results() if len(name) <= _RESULT_CHARS),
+            vocabulary=vocabulary,
+            curated=self._guides_by_code,
+        )
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._lines
+
+    def get(self, code: str) -> Optional[Procedure]:
+        """The procedure with this national code ("1.001193"), or None."""
+        procedure = self._procedures.get(code)
+        if procedure is None:
+            line = self._lines.get(code.strip())
+            if line is None:
+                return None
+            with self._lock:
+                procedure = self._procedures.setdefault(line.code, _trusted(Procedure, line.data()))
+        return procedure
+
+    def guide(self, code: str) -> Optional[Guide]:
+        """The curated guide for this procedure code, or None."""
+        return self._guides_by_code.get(code)
+
+    def guide_by_slug(self, slug: str) -> Optional[Guide]:
+        """The curated guide with this slug ("khai-sinh"), or None."""
+        return self._guides_by_slug.get(slug)
+
+    @property
+    def guides(self) -> list[Guide]:
+        """All curated guides, sorted by slug."""
+        return list(self._guides)
+
+    @property
+    def procedures(self) -> list[Procedure]:
+        """All procedures of the catalog, in code order."""
+        return [p for code in self._lines if (p := self.get(code)) is not None]
+
+    def names_for(self, code: str) -> list[str]:
+        """Official name, then the guide's title and aliases (no duplicates)."""
+        line = self._lines.get(code)
+        if line is None:
+            return []
+        names = [line.name]
+        guide = self._guides_by_code.get(code)
+        if guide:
+            names += [guide.title, *guide.aliases]
+        seen: set[str] = set()
+        unique = []
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                unique.append(name)
+        return unique
+
+    def search(self, query: str, k: int = 5) -> list[SearchHit]:
+        """Procedures matching the words, best first; insensitive to diacritics and case."""
+        if not fold(query):
+            return []
+        hits = []
+        for code, score, matched in self._index.search(query, k):
+            procedure = self.get(code)
+            if procedure is not None:
+                hits.append(SearchHit(code, procedure.name, score, procedure, matched))
+        return hits
+
+
+_HEAD = re.compile(r'\{"code":"([^"\\]+)","name":"((?:[^"\\]|\\.)*)"')
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class CatalogLine:
+    """One shipped catalog line, parsed lazily: the index needs only code, name, results."""
+
+    path: Path
+    number: int
+    text: str
+    code: str
+    name: str
+
+    def results(self) -> list[str]:
+        start = self.text.find('"result":[')
+        if start < 0:
+            return []
+        value, _ = _DECODER.raw_decode(self.text, start + len('"result":'))
+        return [str(v) for v in value]
+
+    def data(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.text))
+        except json.JSONDecodeError as error:
+            raise KnowledgeFileError([Problem(self.path, self.number, "", f"invalid JSON: {error.msg}")]) from error
+
+
+def load_lines(root: Path) -> dict[str, CatalogLine]:
+    """Every catalog line by code, in code order; lines without a code and name raise."""
+    lines: dict[str, CatalogLine] = {}
+    problems: list[Problem] = []
+    for path, number, text in read_catalog_lines(root):
+        head = _HEAD.match(text)
+        if head is None:
+            problems.append(Problem(path, number, "", 'not a procedure line (must start with {"code":..,"name":..)'))
+            continue
+        name = json.loads(f'"{head.group(2)}"')
+        lines[head.group(1)] = CatalogLine(path, number, text.rstrip("\n"), head.group(1), name)
+    if problems:
+        raise KnowledgeFileError(problems)
+    return dict(sorted(lines.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
+
+
+@lru_cache(maxsize=4)
+def _load(root: Path) -> KnowledgeBase:
+    started = time.perf_counter()
+    knowledge = KnowledgeBase(load_lines(root), read_guides(root), read_vocabulary(root))
+    logger.info(
+        "knowledge loaded: %d procedures, %d guides in %.2fs",
+        len(knowledge),
+        len(knowledge.guides),
+        time.perf_counter() - started,
+    )
+    return knowledge
+
+
+def load_knowledge(root: Optional[Path] = None) -> KnowledgeBase:
+    """Load the shipped knowledge (cached per process and root folder)."""
+    return _load((root or KNOWLEDGE_ROOT).resolve())
