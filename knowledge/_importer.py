@@ -38,10 +38,17 @@ def code_key(code: str) -> tuple[int, ...]:
 
 def procedure_from_record(record: dict[str, Any], ministry: str) -> Procedure:
     """Parse one catalog record (the JSON of one procedure page)."""
+    documents_text = record.get("thanh_phan_ho_so", "")
+    steps_text = record.get("trinh_tu_thuc_hien", "")
+    if _parse.DOCUMENT_HEADER not in documents_text:
+        # The record's fields were cut at a "(Thành phần hồ sơ)" inside the steps:
+        # take both sections from the page text instead.
+        page = _parse.page_sections(record.get("raw_text", ""))
+        if _parse.DOCUMENT_HEADER in page.get("documents", ""):
+            documents_text, steps_text = page["documents"], page["steps"]
+            logger.info("%s: documents and steps taken from the page text", record.get("ma_thu_tuc"))
     channels = _parse.parse_channels(record.get("cach_thuc_thuc_hien", ""))
-    level, basis, evidence = _parse.parse_online_level(
-        record.get("ten_thu_tuc", ""), record.get("trinh_tu_thuc_hien", ""), channels
-    )
+    level, basis, evidence = _parse.parse_online_level(record.get("ten_thu_tuc", ""), steps_text, channels)
     unknown_levels = [
         part.strip() for part in record.get("cap_thuc_hien", "").split(",") if part.strip() and part.strip() not in _parse.LEVELS
     ]
@@ -61,8 +68,8 @@ def procedure_from_record(record: dict[str, Any], ministry: str) -> Procedure:
             "submission_address": clean_text(record.get("dia_chi_tiep_nhan", "")),
         },
         "channels": channels,
-        "documents": _parse.parse_documents(record.get("thanh_phan_ho_so", "")),
-        "steps": _parse.parse_steps(record.get("trinh_tu_thuc_hien", "")),
+        "documents": _parse.parse_documents(documents_text),
+        "steps": _parse.parse_steps(steps_text),
         "conditions": _parse.parse_conditions(record.get("yeu_cau_dieu_kien", "")),
         "result": _parse.parse_result(record.get("ket_qua_xu_ly", "")),
         "legal_basis": _parse.parse_legal_basis(record.get("can_cu_phap_ly", "")),

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Optional
 from ._text import clean_text, fold
 
 __all__ = [
+    "page_sections",
     "parse_audience",
     "parse_channels",
     "parse_conditions",
@@ -337,8 +338,8 @@ def _document(body: str, quantity: Optional[re.Match[str]], group: Optional[str]
 def parse_documents(text: str) -> list[dict[str, Any]]:
     """Split "Thành phần hồ sơ" into rows with form file, quantity and group."""
     if DOCUMENT_HEADER not in text:
-        doc = _document(text, None, None) if clean_text(text) not in {"", _NO_INFO} else None
-        return [doc] if doc else []
+        # No table: empty ("--") or text that is not a document list at all.
+        return []
     parts = text.split(DOCUMENT_HEADER)
     group = _clean_heading(parts[0])
     documents: list[dict[str, Any]] = []
@@ -546,3 +547,38 @@ def parse_online_level(name: str, steps: str, channels: list[dict[str, Any]]) ->
     if "online" not in kinds:
         return "none", "inferred", "cách thức thực hiện không có kênh Trực tuyến"
     return "partial", "inferred", "có kênh Trực tuyến; hồ sơ không ghi 'toàn trình' nên không coi là toàn trình"
+
+
+# --- page text ---------------------------------------------------------------
+
+PAGE_LABELS = {
+    "steps": "Trình Tự Thực Hiện",
+    "channels": "Cách Thức Thực Hiện",
+    "documents": "Thành phần hồ sơ",
+    "legal_basis": "Căn cứ pháp lý",
+}
+
+
+def page_sections(raw_text: str) -> dict[str, str]:
+    """Sections of the whole page text, cut at the section labels in page order.
+
+    Used when a record's own fields were split at the wrong place: in about 25
+    social-insurance records the documents field holds the tail of the steps
+    ("...theo quy định tại mục 9.3 (Thành phần hồ sơ) và nộp..."). Each label is
+    searched after the previous one; the channels table always starts with its
+    header, which anchors the documents label that follows it.
+    """
+    positions: list[tuple[str, int, int]] = []
+    start = 0
+    for key, label in PAGE_LABELS.items():
+        anchor = label + CHANNEL_HEADER if key == "channels" else label
+        index = raw_text.find(anchor, start)
+        if index < 0:
+            return {}
+        positions.append((key, index, index + len(label)))
+        start = index + len(label)
+    sections = {}
+    for i, (key, _, body_start) in enumerate(positions):
+        end = positions[i + 1][1] if i + 1 < len(positions) else len(raw_text)
+        sections[key] = raw_text[body_start:end]
+    return sections

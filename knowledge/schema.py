@@ -179,8 +179,13 @@ class Procedure(_Entry):
 
     @property
     def has_fee(self) -> bool:
-        """True when any channel lists an amount to pay."""
-        return any(channel.fee.kind == "amount" for channel in self.channels)
+        """True when a channel lists an amount, or its fee note mentions one.
+
+        The portal sometimes shows "Miễn phí" in the cell and the real fee in
+        the note ("Lệ phí cấp giấy phép lái xe: 135.000 đồng/lần"), so the
+        payment step is shown in both cases.
+        """
+        return any(c.fee.kind == "amount" or c.fee.note_mentions_amount for c in self.channels)
 
     def channel(self, kind: ChannelKind) -> Optional[Channel]:
         """The first channel of this kind, if the procedure offers it."""
@@ -231,8 +236,12 @@ class Guide(_Entry):
     summary: str
     # Why this record and not a similar one (commune vs province, variants).
     record_choice: str = ""
-    online_walkthrough: List[WalkthroughStep] = Field(..., min_items=1)
+    # Empty when the record lists no online channel (then in_person_notes says what to do).
+    online_walkthrough: List[WalkthroughStep] = Field(default_factory=list)
     postal_notes: List[str] = Field(default_factory=list)
+    # For what happens at the office: bring originals, get the result in person,
+    # or the whole procedure when the record lists no online channel.
+    in_person_notes: List[str] = Field(default_factory=list)
     documents_to_prepare: List[ChecklistItem] = Field(default_factory=list)
     # Procedure fields (dotted paths) whose values are shown with this guide,
     # e.g. "channels.fee", "documents"; facts are read there, never copied here.
