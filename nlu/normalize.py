@@ -60,6 +60,7 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     text = _INVISIBLE.sub("", text)
     for start, end, _ in reversed(find_dossier_codes(text)):
         text = f"{text[:start]} {DOSSIER_TOKEN} {text[end:]}"
-    folded = _NON_WORD.sub(" ", fold(text))
-    folded = _SPACES.sub(" ", _REPEATS.sub(r"\1", folded)).strip()
-    return _SPACES.sub(" ", lexicon.expand(folded)).strip()
+    folded = _SPACES.sub(" ", _NON_WORD.sub(" ", fold(text))).strip()
+    # Short forms first: "cccd" is a word, not a stretched "cd"; then "khongggg" -> "khong".
+    folded = lexicon.expand(folded)
+    return _SPACES.sub(" ", lexicon.expand(_REPEATS.sub(r"\1", folded))).strip()
