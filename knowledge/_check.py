@@ -169,6 +169,7 @@ def _check_guide(path: Path, procedures: dict[str, Procedure]) -> tuple[list[Pro
     if procedure is None:
         problems.append(Problem(shown, _line_of(root_node, ["code"]), "code", f"{guide.code} is not in the catalog"))
     else:
+        problems += _check_against_record(shown, guide, procedure, root_node)
         names = [d.name for d in procedure.documents]
         for i, item in enumerate(guide.documents_to_prepare):
             if not _document_matches(item.source, names):
@@ -184,6 +185,36 @@ def _check_guide(path: Path, procedures: dict[str, Procedure]) -> tuple[list[Pro
         if not fold(alias):
             problems.append(Problem(shown, _line_of(root_node, ["aliases", i]), f"aliases[{i}]", "empty alias"))
     return problems, guide, root_node
+
+
+def _check_against_record(shown: Path, guide: Guide, procedure: Procedure, root_node: yaml.Node) -> list[Problem]:
+    """The walkthrough may only describe ways of submitting the record offers."""
+    problems = []
+    offered = {"full": procedure.channel("online"), "partial": procedure.channel("online"), "postal": procedure.channel("postal")}
+    channel_name = {"full": "online", "partial": "online", "postal": "postal"}
+    for i, step in enumerate(guide.online_walkthrough):
+        for mode in step.applies_to:
+            if offered[mode] is None:
+                problems.append(
+                    Problem(
+                        shown,
+                        _line_of(root_node, ["online_walkthrough", i, "applies_to"]),
+                        f"online_walkthrough[{i}].applies_to",
+                        f"{mode!r} but {procedure.code} lists no {channel_name[mode]} channel",
+                    )
+                )
+    if guide.postal_notes and offered["postal"] is None:
+        problems.append(
+            Problem(shown, _line_of(root_node, ["postal_notes"]), "postal_notes", f"{procedure.code} lists no postal channel")
+        )
+    level = procedure.online_level
+    if level in ("full", "partial") and not guide.steps_for(level):
+        problems.append(
+            Problem(shown, _line_of(root_node, ["online_walkthrough"]), "online_walkthrough", f"no step for {level!r} online")
+        )
+    if not guide.online_walkthrough and not guide.in_person_notes:
+        problems.append(Problem(shown, 1, "in_person_notes", "needed when there is no online walkthrough"))
+    return problems
 
 
 def _check_guides(root: Path, procedures: dict[str, Procedure]) -> list[Problem]:
