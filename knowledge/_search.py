@@ -4,19 +4,24 @@ Text is folded (no diacritics, lowercase), abbreviations are expanded and
 filler words dropped on both sides, then an inverted index over syllables
 finds the candidates and each one is scored in [0, 1]:
 
-    score = 0.55 * query_coverage   IDF-weighted share of the query's words
-                                    found in the name (or alias)
-          + 0.25 * order            share of the query's adjacent word pairs
-                                    that are adjacent in the name too
-          + 0.20 * name_coverage    IDF-weighted share of the name's words
-                                    the query contains
-    then x0.85 when the match is a result document name rather than the
-    procedure name or an alias, x0.95 per typo-corrected word, and +0.04
-    (capped at 1) for procedures with a curated guide, so that the common
-    procedure wins a tie against an obscure variant.
+    score = query_coverage * (0.2 + 0.2 * order + 0.6 * name_coverage)
+
+    query_coverage  IDF-weighted share of the query's words found in the
+                    name (or alias): words the name lacks pull the score down
+    order           share of the query's adjacent word pairs that are adjacent
+                    in the name too ("khai sinh", not "sinh ... khai"); for a
+                    one-word query, equal to name_coverage
+    name_coverage   IDF-weighted share of the name's words the query contains:
+                    a vague query ("đăng ký", "xe") covers little of any name
+
+then x0.85 when the match is a result document name rather than the
+procedure name or an alias, x0.95 per typo-corrected word, and +0.04 (capped
+at 1) for procedures with a curated guide, so that the common procedure wins
+a tie against an obscure variant.
 
 1.0 means the query is exactly a name or an alias. ``CONFIDENT`` and
-``AMBIGUOUS`` are the thresholds callers use (see `SearchHit.confidence`).
+``AMBIGUOUS`` are the thresholds callers use (see `SearchHit.confidence`);
+the gap between the first two hits tells apart look-alike variants.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ CONFIDENT = 0.75
 # Below: too weak, ask the user to say it differently.
 AMBIGUOUS = 0.5
 
-_QUERY_WEIGHT, _ORDER_WEIGHT, _NAME_WEIGHT = 0.55, 0.25, 0.20
+_BASE_WEIGHT, _ORDER_WEIGHT, _NAME_WEIGHT = 0.2, 0.2, 0.6
 _RESULT_FACTOR = 0.85
 _TYPO_FACTOR = 0.95
 _CURATED_BONUS = 0.04
@@ -226,6 +231,8 @@ class SearchIndex:
                 matched[ids] += weight
         if not matched.any():
             return None
+        query_coverage = matched / query_weight
+        name_coverage = matched / self._weights
         pairs = _pairs(words)
         if pairs:
             in_order = np.zeros(len(self._codes))
@@ -235,8 +242,8 @@ class SearchIndex:
                     in_order[ids] += 1.0
             order = in_order / len(pairs)
         else:
-            order = matched / query_weight
-        scores = _QUERY_WEIGHT * matched / query_weight + _ORDER_WEIGHT * order + _NAME_WEIGHT * matched / self._weights
+            order = name_coverage
+        scores = query_coverage * (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage)
         scores *= self._factor * (_TYPO_FACTOR**typos)
         scores = np.minimum(1.0, scores + self._bonus)
         scores[matched == 0] = 0.0
