@@ -148,8 +148,12 @@ def _parse_fee(cell: str) -> tuple[dict[str, Any], str]:
         note = note.strip()
     for match in _NOTE_AMOUNT.finditer(note):
         value = _number(match.group(1))
-        if value and all(value != a["value"] for a in amounts):
-            amounts.append(_money(value, _currency(match.group(3)), match.group(0).lstrip("( :Phí")))
+        text = match.group(0).lstrip("( :Phí")
+        # The note often repeats the cell's amount ("Phí : 50.000 Đồng"); amounts
+        # with their own unit ("15000000/lần", "15000000/chiếc") are kept apart.
+        repeated = any(value == a["value"] and (not match.group(2) or text == a["text"]) for a in amounts)
+        if value and not repeated:
+            amounts.append(_money(value, _currency(match.group(3)), text))
     paid = [a for a in amounts if a["value"] > 0]
     if paid:
         kind = "amount"
@@ -467,7 +471,7 @@ def parse_result(text: str) -> list[str]:
     return [name for name in names if name and name != _NO_INFO]
 
 
-_STEP_MARKER = re.compile(r"(?=(?:[-+]\s*)?Bước\s*\d+\s*[:.)-])")
+_STEP_MARKER = re.compile(r"(?:[-+]\s*)?Bước\s*\d+\s*[:.)-]")
 
 
 def parse_steps(text: str) -> list[str]:
@@ -475,7 +479,11 @@ def parse_steps(text: str) -> list[str]:
     text = clean_text(text)
     if text == _NO_INFO:
         return []
-    lines = text.split("\n") if "\n" in text else _STEP_MARKER.split(text)
+    if "\n" in text:
+        lines = text.split("\n")
+    else:
+        starts = [0] + [m.start() for m in _STEP_MARKER.finditer(text) if m.start() > 0] + [len(text)]
+        lines = [text[a:b] for a, b in zip(starts, starts[1:])]
     steps: list[str] = []
     for line in lines:
         line = line.strip()

@@ -8,7 +8,7 @@ file fails `python -m knowledge check` instead of being silently dropped.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Literal, Optional
+from typing import Any, Callable, Iterator, List, Literal, Optional
 
 from pydantic import BaseModel, Extra, Field, root_validator, validator
 
@@ -18,6 +18,7 @@ __all__ = [
     "ChannelKind",
     "ChecklistItem",
     "Document",
+    "FactPath",
     "Fee",
     "FeeKind",
     "Guide",
@@ -192,6 +193,30 @@ class Procedure(_Entry):
         return next((c for c in self.channels if c.kind == kind), None)
 
 
+class FactPath(str):
+    """A dotted path to a Procedure field ("channels.fee", "documents")."""
+
+    @classmethod
+    def __get_validators__(cls) -> Iterator[Callable[[Any], "FactPath"]]:
+        yield cls.validate
+
+    @classmethod
+    def validate(cls, value: Any) -> "FactPath":
+        if not isinstance(value, str):
+            raise TypeError("a dotted Procedure field path is required")
+        head, _, rest = value.partition(".")
+        field = Procedure.__fields__.get(head)
+        if field is None:
+            raise ValueError(f"not a Procedure field: {value!r}")
+        if rest:
+            inner = field.type_
+            if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+                raise ValueError(f"{head!r} has no sub-fields: {value!r}")
+            if rest.split(".")[0] not in inner.__fields__:
+                raise ValueError(f"not a field of {inner.__name__}: {value!r}")
+        return cls(value)
+
+
 class WalkthroughStep(_Entry):
     """One step of the online walkthrough on dichvucong.gov.vn."""
 
@@ -245,9 +270,7 @@ class Guide(_Entry):
     documents_to_prepare: List[ChecklistItem] = Field(default_factory=list)
     # Procedure fields (dotted paths) whose values are shown with this guide,
     # e.g. "channels.fee", "documents"; facts are read there, never copied here.
-    facts_from: List[str] = Field(..., min_items=1)
-    # Free-form notes for reviewers; not shown to citizens.
-    review: Dict[str, str] = Field(default_factory=dict)
+    facts_from: List[FactPath] = Field(..., min_items=1)
 
     @validator("code")
     def _code_format(cls, value: str) -> str:
@@ -259,20 +282,6 @@ class Guide(_Entry):
     def _slug_format(cls, value: str) -> str:
         if not SLUG_PATTERN.match(value):
             raise ValueError(f"slug must be lowercase-with-dashes: {value!r}")
-        return value
-
-    @validator("facts_from", each_item=True)
-    def _fact_path(cls, value: str) -> str:
-        head, _, rest = value.partition(".")
-        field = Procedure.__fields__.get(head)
-        if field is None:
-            raise ValueError(f"not a Procedure field: {value!r}")
-        if rest:
-            inner = field.type_
-            if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-                raise ValueError(f"{head!r} has no sub-fields: {value!r}")
-            if rest.split(".")[0] not in inner.__fields__:
-                raise ValueError(f"not a field of {inner.__name__}: {value!r}")
         return value
 
     @root_validator(skip_on_failure=True)
