@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import yaml
 from pydantic import ValidationError
@@ -42,7 +42,7 @@ def _field_path(loc: Loc, leaf_is_scalar_item: bool) -> str:
     return text
 
 
-def _message(error: dict[str, Any], value: Any) -> str:
+def _message(error: Mapping[str, Any], value: Any) -> str:
     kind = error.get("type", "")
     context = error.get("ctx") or {}
     if kind == "value_error.const" and "permitted" in context:

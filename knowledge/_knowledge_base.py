@@ -48,21 +48,25 @@ class SearchHit:
 
     @property
     def confidence(self) -> str:
-        """ "confident", "ambiguous" or "weak", from the documented thresholds."""
+        """One of "confident", "ambiguous" or "weak", from the documented thresholds."""
         if self.score >= CONFIDENT:
             return "confident"
         return "ambiguous" if self.score >= AMBIGUOUS else "weak"
 
 
-def _model_plan(model: type[BaseModel], cache: dict[type, list[Any]] = {}) -> list[Any]:  # noqa: B006
-    plan = cache.get(model)
+_PLANS: dict[type, list[tuple[str, bool, Optional[type[BaseModel]], Any]]] = {}
+
+
+def _model_plan(model: type[BaseModel]) -> list[tuple[str, bool, Optional[type[BaseModel]], Any]]:
+    """(field name, is a list, nested model or None, field) for each field of ``model``."""
+    plan = _PLANS.get(model)
     if plan is None:
         plan = []
         for name, field in model.__fields__.items():
             inner = field.type_
             nested = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
             plan.append((name, field.shape == SHAPE_LIST, nested, field))
-        cache[model] = plan
+        _PLANS[model] = plan
     return plan
 
 

@@ -507,7 +507,7 @@ LEVELS = {"Cấp bộ": "bo", "Cấp tỉnh": "tinh", "Cấp xã": "xa", "Cơ qu
 
 
 def parse_levels(text: str) -> list[str]:
-    """ "Cấp bộ, Cấp tỉnh" -> ["bo", "tinh"]; unknown parts are reported by the caller."""
+    """Map "Cấp bộ, Cấp tỉnh" to ["bo", "tinh"]; the importer logs unknown parts."""
     return [LEVELS[part.strip()] for part in text.split(",") if part.strip() in LEVELS]
 
 
