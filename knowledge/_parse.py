@@ -146,6 +146,8 @@ def _parse_fee(cell: str) -> tuple[dict[str, Any], str]:
         end = _balanced_group(rest, 0)
         note, rest = rest[1 : end - 1 if rest[end - 1 : end] == ")" else end], rest[end:]
         note = note.strip()
+        # The portal sometimes closes the note twice ("...Bộ Tài chính.))").
+        rest = rest.lstrip(")")
     for match in _NOTE_AMOUNT.finditer(note):
         value = _number(match.group(1))
         text = match.group(0).lstrip("( :Phí")
