@@ -40,8 +40,11 @@ def fold(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Split folded text into ASCII word tokens (Vietnamese syllables, numbers)."""
-    return _TOKEN.findall(fold(text))
+    """Split folded text into ASCII word tokens (Vietnamese syllables, numbers).
+
+    Numbers lose their leading zeros: records write "mức độ 02", people type "mức 2".
+    """
+    return [t.lstrip("0") or "0" if t.isdigit() else t for t in _TOKEN.findall(fold(text))]
 
 
 def clean_text(text: str) -> str:

@@ -67,6 +67,12 @@ TOP_1 = [
     ("mat the bao hiem y te", "1.002759"),
     ("rút bhxh 1 lần", "1.001613"),
     ("tài khoản định danh mức 2", "3.000228"),
+    # Generic colloquial words: "làm lại" = cấp lại, "hết hạn" = cấp đổi, "02" = "2".
+    ("làm lại bằng lái xe", "3.000348"),
+    ("bằng lái hết hạn", "3.000347"),
+    ("can cuoc het han", "1.014063"),
+    ("xe hơi mới mua đăng ký", "1.012575"),
+    ("tai khoan dinh danh muc do 02", "3.000228"),
     # Procedures without a guide are found by their official words.
     ("tách thửa đất", "1.012784"),
     ("đăng ký thành lập công ty tnhh một thành viên", "2.001583"),
