@@ -93,8 +93,5 @@ class Assistant:
         )
 
 
-def reply_texts(turn: Turn) -> list[str]:
-    return [r.text for r in turn.replies]
-
 
 __all__ = ["Assistant", "Reply", "Turn"]

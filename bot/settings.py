@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
@@ -146,5 +146,3 @@ def read_env_file(path: Path) -> dict[str, str]:
         values[key.strip()] = value
     return values
 
-
-assert {f.name for f in fields(Settings)} == {s.name.lower() for s in SETTINGS}

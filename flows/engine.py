@@ -8,13 +8,13 @@ flows it interrupted below (digressions); each frame points at its next step.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flows.registry import ActionRegistry
-from flows.replies import Reply
+from flows.replies import Button, Reply
 from flows.responses import ResponseBook
 from flows.spec import END, Flow, FlowError, Step, parse_flow, validate_flows
 from flows.yamlfile import LineDict, load_yaml
@@ -78,6 +78,11 @@ class ActionContext:
     def reply(self, reply: Reply) -> None:
         self.replies.append(reply)
 
+    def say_with_buttons(self, key: str, buttons: tuple[Button, ...], **values: Any) -> None:
+        """Says a response with buttons made at run time (e.g. candidate procedures) instead of its own."""
+        *head, last = self._engine.responses.render(key, **self.values(**values))
+        self.replies.extend([*head, replace(last, buttons=buttons)])
+
 
 @dataclass
 class State:
@@ -139,7 +144,7 @@ class FlowEngine:
         if slots_file.exists():
             raw = load_yaml(slots_file, root) or {}
             if not isinstance(raw, LineDict):
-                raise FlowError(f"{raw_where(slots_file)}: slots.yml must be a mapping of slot: {{type: ...}}")
+                raise FlowError(f"{slots_file}:1: slots.yml must be a mapping of slot: {{type: ...}}")
             global_slots = {str(k): str((v or {}).get("type", "text")) for k, v in raw.items()}
         flows: dict[str, Flow] = {}
         for path in sorted(folder.glob("*.yml")):
@@ -262,14 +267,8 @@ class FlowEngine:
         self, st: State, frame: dict[str, Any], step: Step, status: str, parse: ParseResult, services: Any, out: list[Reply]
     ) -> None:
         ctx = ActionContext(self, st, frame, parse, services)
-        for rejection in step.rejections:
-            if rejection.condition.holds(status, st.slots):
-                ctx.say(rejection.response)
-                break
-        else:
-            ctx.say(step.prompt or "")
-            out.extend(ctx.replies)
-            return
+        matching = (r.response for r in step.rejections if r.condition.holds(status, st.slots))
+        ctx.say(next(matching, step.prompt or ""))
         out.extend(ctx.replies)
 
     def _prompt(self, st: State, frame: dict[str, Any], parse: ParseResult, services: Any, out: list[Reply]) -> None:
@@ -339,6 +338,3 @@ class FlowEngine:
             frame["step"] = self._next_index(flow, step, frame["step"], status, st.slots)
         raise FlowError(f"flow '{st.stack[-1]['flow'] if st.stack else '?'}' ran {MAX_STEPS_PER_TURN} steps in one turn")
 
-
-def raw_where(path: Path) -> str:
-    return f"{path}:1"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flows.actions import registry
+from flows.actions.procedure_info import choice_buttons
 from flows.engine import ActionContext
-from flows.replies import Button
-from flows.responses import intent_payload
 
 # After this many misunderstood messages in a row, offer a person.
 MISSES_BEFORE_HUMAN = 2
@@ -18,9 +17,7 @@ def answer_not_understood(ctx: ActionContext) -> str:
     """Asks which procedure was meant when there are candidates; offers a person after repeated misses."""
     hits = [p for p in ctx.parse.procedures if p.score >= SUGGEST][:3]
     if hits and ctx.misses < MISSES_BEFORE_HUMAN + 1:
-        ctx.say("procedure_info_choose")
-        buttons = tuple(Button(h.name[:60], intent_payload("ask_documents", {"procedure": h.code})) for h in hits)
-        ctx.replies[-1] = type(ctx.replies[-1])(text=ctx.replies[-1].text, buttons=buttons)
+        ctx.say_with_buttons("procedure_info_choose", choice_buttons(hits, "ask_documents"))
         return "suggested"
     ctx.say("not_understood_again" if ctx.misses >= MISSES_BEFORE_HUMAN else "not_understood")
     return "not_understood"

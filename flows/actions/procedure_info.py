@@ -8,6 +8,7 @@ from flows.actions import registry
 from flows.engine import ActionContext
 from flows.replies import Button
 from flows.responses import intent_payload
+from nlu.result import ProcedureMatch
 
 # Which part of the record each question is about.
 ASPECT_OF_INTENT = {
@@ -28,22 +29,21 @@ CANDIDATES = 4
 MAX_ITEMS = 12
 
 
-def _candidates(ctx: ActionContext, text: str | None = None) -> list[Any]:
-    """Ranked procedures for this message: a button's code, else the NLU's links."""
+def _candidates(ctx: ActionContext) -> list[ProcedureMatch]:
+    """Ranked procedures for this message: a button's code, else what the NLU linked."""
     code = ctx.parse.entities.get("procedure")
-    if code and ctx.services.knowledge.get(code):
-        return [_Hit(code, ctx.services.knowledge.get(code).name, 1.0)]
-    if text is not None:
-        return ctx.services.knowledge.search(text, k=CANDIDATES)
+    procedure = ctx.services.knowledge.get(code) if code else None
+    if procedure is not None:
+        return [ProcedureMatch(procedure.code, procedure.name, 1.0)]
     return list(ctx.parse.procedures)
 
 
-class _Hit:
-    def __init__(self, code: str, name: str, score: float):
-        self.code, self.name, self.score = code, name, score
+def choice_buttons(hits: list[ProcedureMatch], intent: str) -> tuple[Button, ...]:
+    """One button per candidate procedure; pressing it asks `intent` about that procedure."""
+    return tuple(Button(h.name[:60], intent_payload(intent, {"procedure": h.code})) for h in hits[:CANDIDATES])
 
 
-def _choose(ctx: ActionContext, hits: list[Any]) -> str:
+def _choose(ctx: ActionContext, hits: list[ProcedureMatch]) -> str:
     """found (slot set), ambiguous (buttons shown) or not_found."""
     if not hits:
         return "not_found"
@@ -53,9 +53,7 @@ def _choose(ctx: ActionContext, hits: list[Any]) -> str:
         ctx.slots["procedure_code"] = top.code
         return "found"
     intent = ctx.parse.intent if ctx.parse.intent in ASPECT_OF_INTENT else "ask_documents"
-    ctx.say("procedure_info_choose")
-    buttons = tuple(Button(h.name[:60], intent_payload(intent, {"procedure": h.code})) for h in hits[:CANDIDATES])
-    ctx.replies[-1] = type(ctx.replies[-1])(text=ctx.replies[-1].text, buttons=buttons)
+    ctx.say_with_buttons("procedure_info_choose", choice_buttons(hits, intent))
     return "ambiguous"
 
 
@@ -75,7 +73,7 @@ def resolve_procedure(ctx: ActionContext) -> str:
 def resolve_procedure_from_answer(ctx: ActionContext) -> str:
     """Validates the typed procedure name: found, ambiguous (buttons) or not_found."""
     ctx.slots["procedure_info_query"] = str(ctx.value)
-    status = _choose(ctx, _candidates(ctx, str(ctx.value)))
+    status = _choose(ctx, _candidates(ctx))
     if status == "not_found":
         ctx.frame_vars["query"] = str(ctx.value)[:80]
         return "not_found"

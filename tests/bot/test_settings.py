@@ -40,6 +40,12 @@ def test_postgresql_urls_are_accepted_as_they_are():
     assert Settings.load(environ={"DATABASE_URL": url}, env_file=None).database_url_resolved == url
 
 
+def test_every_setting_has_a_field_and_every_field_a_setting():
+    from dataclasses import fields
+
+    assert {f.name for f in fields(Settings)} == {s.name.lower() for s in SETTINGS}
+
+
 def test_the_readme_documents_every_setting(project_root: Path):
     readme = (project_root / "README.md").read_text(encoding="utf-8")
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
