@@ -90,6 +90,9 @@ class Assistant:
             confidence=parse.confidence,
             flow=result.flow,
             procedures=[{"code": p.code, "name": p.name, "score": round(p.score, 4)} for p in parse.procedures],
+            started=list(result.started),
+            completed=list(result.completed),
+            slots=dict(result.state.get("slots", {})),
         )
 
 

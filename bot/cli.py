@@ -1,7 +1,8 @@
 """Terminal chat: `python -m bot chat` for people, `--json` for scripts.
 
 --json reads one JSON object per line, {"user": "...", "text": "..."}, and writes one
-JSON line per turn: {"user", "text", "replies", "buttons", "intent", "confidence", "flow"}.
+JSON line per turn: {"user", "text", "replies", "buttons", "intent", "confidence", "flow",
+"procedures", "started", "completed", "slots"}.
 A bad line gets {"error": "...", "line": N} and the chat goes on.
 """
 
@@ -14,6 +15,13 @@ from typing import TextIO
 
 from bot.assistant import Assistant
 from flows.replies import Turn
+
+
+def turn_json(turn: Turn) -> dict:
+    """A turn as `--json` writes it: the turn plus all its buttons in one list."""
+    body = turn.to_dict()
+    body["buttons"] = [{"title": b.title, "payload": b.payload} for b in turn.buttons]
+    return body
 
 
 def _print_turn(turn: Turn, out: TextIO) -> list[str]:
@@ -63,7 +71,5 @@ async def json_lines(assistant: Assistant, stdin: TextIO = sys.stdin, out: TextI
             out.flush()
             continue
         turn = await assistant.handle("terminal", user, text)
-        body = turn.to_dict()
-        body["buttons"] = [{"title": b.title, "payload": b.payload} for b in turn.buttons]
-        out.write(json.dumps({"user": user, "text": text, **body}, ensure_ascii=False) + "\n")
+        out.write(json.dumps({"user": user, "text": text, **turn_json(turn)}, ensure_ascii=False) + "\n")
         out.flush()

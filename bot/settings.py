@@ -60,6 +60,19 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _optional_http_url(raw: str) -> str:
+    return _http_url(raw) if raw else ""
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -80,6 +93,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FLOW_TTL_MINUTES", "60", _positive, "A conversation left this long mid-flow starts afresh."),
     Setting("DESK_HOTLINE", "", _text, "Hotline of the one-stop desk, told to users who ask for a person."),
     Setting("DESK_HOURS", "", _text, "Opening hours of the desk, told with the hotline."),
+    Setting("DOSSIER_DEMO", "true", _flag,
+            "Load the sample dossiers of the local status table, so the status check can be tried; false in production."),
+    Setting("TELEGRAM_BOT_TOKEN", "", _text, "Token from @BotFather; Telegram starts when it is set."),
+    Setting("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot", _http_url,
+            "Bot API base URL (the token is appended); a local Bot API server or a test replica."),
+    Setting("TELEGRAM_WEBHOOK_URL", "", _optional_http_url,
+            "Public HTTPS URL Telegram posts updates to; unset: long polling."),
+    Setting("TELEGRAM_WEBHOOK_SECRET", "", _text, "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook mode)."),
+    Setting("ZALO_APP_ID", "", _text, "Zalo app id; Zalo starts when the app id, OA secret key and a token are set."),
+    Setting("ZALO_APP_SECRET", "", _text, "Zalo app secret key, used to refresh the access token."),
+    Setting("ZALO_OA_SECRET_KEY", "", _text, "OA secret key that signs webhook events (X-ZEvent-Signature)."),
+    Setting("ZALO_ACCESS_TOKEN", "", _text, "OA access token to start with (refreshed automatically)."),
+    Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
+    Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
+    Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
 )
 
 
@@ -94,6 +122,18 @@ class Settings:
     flow_ttl_minutes: int
     desk_hotline: str
     desk_hours: str
+    dossier_demo: bool
+    telegram_bot_token: str
+    telegram_api_base_url: str
+    telegram_webhook_url: str
+    telegram_webhook_secret: str
+    zalo_app_id: str
+    zalo_app_secret: str
+    zalo_oa_secret_key: str
+    zalo_access_token: str
+    zalo_refresh_token: str
+    zalo_api_base_url: str
+    zalo_oauth_base_url: str
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
@@ -123,6 +163,14 @@ class Settings:
     def model_path(self) -> Path:
         path = Path(self.model_dir)
         return path if path.is_absolute() else ROOT / path
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key and (self.zalo_access_token or self.zalo_refresh_token))
 
     def contact(self) -> dict[str, str]:
         return {"hotline": self.desk_hotline, "hours": self.desk_hours}

@@ -221,7 +221,7 @@ class FlowEngine:
         frame = st.stack[-1]
         step = self.flows[frame["flow"]].steps[frame["step"]]
         other_flow = self.starts.get(intent or "")
-        digression = other_flow is not None and other_flow != frame["flow"]
+        digression = other_flow is not None and other_flow != frame["flow"] and self.flows[other_flow].interrupts
         if step.validate is None:
             if digression and parse.from_button:
                 self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]

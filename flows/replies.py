@@ -52,6 +52,9 @@ class Turn:
     confidence: float = 0.0
     flow: str | None = None
     procedures: list[dict[str, Any]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # flows this message started
+    completed: list[str] = field(default_factory=list)  # flows this message finished
+    slots: dict[str, Any] = field(default_factory=dict)  # what the conversation knows after the turn
 
     @property
     def buttons(self) -> list[Button]:
@@ -64,4 +67,7 @@ class Turn:
             "confidence": round(self.confidence, 4),
             "flow": self.flow,
             "procedures": self.procedures,
+            "started": self.started,
+            "completed": self.completed,
+            "slots": self.slots,
         }

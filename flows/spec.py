@@ -23,7 +23,8 @@ A flow file holds one flow:
 
 Step kinds: say, collect, action, set, link. `next` is a step id, END, or a list of
 `{if: COND, then: TARGET}` ending with `{else: TARGET}`; COND is `{status: S}`,
-`{slot: NAME, equals: V}` or `{slot: NAME, set: true|false}`. Without `next` a step
+`{slot: NAME, equals: V}` or `{slot: NAME, set: true|false}`. `start: {interrupts: false}`
+keeps a flow from starting in the middle of another (small talk such as a bare "ok"). Without `next` a step
 goes on to the one below it; after the last step the flow ends.
 """
 
@@ -101,6 +102,8 @@ class Flow:
     slots: dict[str, str]
     steps: list[Step]
     title: str = ""
+    # False: the flow starts only when nothing else is going on (a bare "ok" must not interrupt a question)
+    interrupts: bool = True
 
     def index(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
@@ -221,6 +224,7 @@ def parse_flow(path: Path, root: Path | None = None) -> Flow:
         title=str(raw.get("title", "")),
         file=file,
         intents=[str(i) for i in start.get("intents", [])],
+        interrupts=bool(start.get("interrupts", True)),
         slots=slots,
         steps=steps,
     )

@@ -92,13 +92,13 @@ class Store:
         ))
 
     def forget(self, channel: str, external_id: str) -> int:
-        """Deletes a user with all their conversations and messages; returns rows removed."""
+        """Deletes a user with their conversations, messages, tickets and feedback; returns rows removed."""
         with self.session() as session, session.begin():
             user = session.execute(
                 select(User).where(User.channel == channel, User.external_id == external_id)
             ).scalar_one_or_none()
             if user is None:
                 return 0
-            count = 1 + sum(1 + len(c.messages) for c in user.conversations)
+            count = 1 + sum(1 + len(c.messages) for c in user.conversations) + len(user.tickets) + len(user.feedback)
             session.delete(user)
             return count

@@ -23,8 +23,13 @@ class User(Base):
     external_id = Column(String(128), nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_seen_at = Column(DateTime, nullable=False, default=utcnow)
+    # Set when a channel says we can no longer write to them (Telegram: blocked the bot; Zalo: window closed).
+    unreachable_at = Column(DateTime)
+    unreachable_reason = Column(String(64))
 
     conversations = relationship("Conversation", back_populates="user", cascade="all, delete-orphan")
+    tickets = relationship("Ticket", back_populates="user", cascade="all, delete-orphan")
+    feedback = relationship("Feedback", back_populates="user", cascade="all, delete-orphan")
 
 
 class Conversation(Base):
@@ -53,3 +58,79 @@ class Message(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     conversation = relationship("Conversation", back_populates="messages")
+
+
+class Ticket(Base):
+    """A request for a person, shown to the desk."""
+
+    __tablename__ = "tickets"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    reason = Column(String(40), nullable=False)  # request_human, stuck, not_understood, ...
+    summary = Column(Text, nullable=False, default="")
+    status = Column(String(20), nullable=False, default="open")  # open, closed
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    closed_at = Column(DateTime)
+
+    user = relationship("User", back_populates="tickets")
+
+
+class Feedback(Base):
+    """A satisfaction rating, or a complaint / suggestion (phản ánh, kiến nghị) for the desk."""
+
+    __tablename__ = "feedback"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(20), nullable=False)  # rating, complaint
+    rating = Column(String(20))  # very_satisfied, satisfied, unsatisfied
+    text = Column(Text, nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    user = relationship("User", back_populates="feedback")
+
+
+class Dossier(Base):
+    """A dossier as the local status provider knows it (real providers come with the dossier issue)."""
+
+    __tablename__ = "dossiers"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, unique=True)  # canonical form, see nlu.dossier_code
+    procedure_code = Column(String(20))
+    procedure_name = Column(Text, nullable=False, default="")
+    status = Column(String(30), nullable=False)  # received, processing, supplement_required, ...
+    received_at = Column(DateTime)
+    due_at = Column(DateTime)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+    note = Column(Text, nullable=False, default="")  # what the office wrote for the citizen
+
+
+class ChannelEvent(Base):
+    """An inbound channel event (e.g. a Zalo webhook), stored before it is answered, processed once."""
+
+    __tablename__ = "channel_events"
+    __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_channel_events_channel_event_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    event_id = Column(String(128), nullable=False)  # the channel's own id (Zalo msg_id), for deduplication
+    payload = Column(JSON, nullable=False, default=dict)
+    status = Column(String(20), nullable=False, default="pending", index=True)  # pending, done, failed
+    attempts = Column(Integer, nullable=False, default=0)
+    error = Column(Text)
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    processed_at = Column(DateTime)
+
+
+class ChannelState(Base):
+    """Durable per-channel values, such as Zalo's rotating refresh token."""
+
+    __tablename__ = "channel_state"
+
+    channel = Column(String(20), primary_key=True)
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False, default="")
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+

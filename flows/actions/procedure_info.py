@@ -23,6 +23,8 @@ ASPECT_OF_INTENT = {
 }
 # A linked procedure at or above this score is taken as meant; below, the user chooses.
 CONFIDENT = 0.55
+# Below this the message names no procedure at all (only generic words matched): ask which one.
+MENTIONED = 0.4
 # ...unless the runner-up is this close, then the user chooses too.
 CLOSE = 0.08
 CANDIDATES = 4
@@ -62,11 +64,11 @@ def resolve_procedure(ctx: ActionContext) -> str:
     """Finds the procedure the question is about: named now, or the one talked about before."""
     ctx.slots["procedure_aspect"] = ASPECT_OF_INTENT.get(ctx.parse.intent or "", ctx.slots.get("procedure_aspect") or "documents")
     hits = _candidates(ctx)
-    if hits and hits[0].score >= CONFIDENT * 0.6:
+    if hits and hits[0].score >= MENTIONED:
         return _choose(ctx, hits)
     if ctx.slots.get("procedure_code"):  # "thế lệ phí bao nhiêu?" right after asking about one
         return "found"
-    return _choose(ctx, hits) if hits else "not_found"
+    return "not_found"
 
 
 @registry.register("resolve_procedure_from_answer")

@@ -48,3 +48,30 @@ def test_forget_removes_the_user_and_everything_they_said(tmp_path):
     with store.session() as s:
         assert s.execute(select(Message)).first() is None
     assert store.forget("zalo", "u9") == 0
+
+
+def test_the_migrations_build_exactly_the_tables_the_models_describe(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.storage.models import Base
+
+    store = Store.open(f"sqlite:///{tmp_path / 'e.db'}")
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_forget_also_removes_tickets_and_feedback(tmp_path):
+    from bot.storage import Feedback, Ticket
+
+    store = Store.open(f"sqlite:///{tmp_path / 'f.db'}")
+    now = datetime(2026, 11, 22, 9, 0)
+    with store.session() as s, s.begin():
+        conv = store.conversation_for(s, "web", "u2", now)
+        s.add(Ticket(user_id=conv.user_id, reason="request_human", summary="cần gặp cán bộ", status="open", created_at=now))
+        s.add(Feedback(user_id=conv.user_id, kind="rating", rating="satisfied", text="", created_at=now))
+    assert store.forget("web", "u2") == 4
+    with store.session() as s:
+        assert s.execute(select(Ticket)).first() is None
+        assert s.execute(select(Feedback)).first() is None
