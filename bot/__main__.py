@@ -23,11 +23,14 @@ def _settings() -> Settings:
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
+    from bot.channels import attach_channels
     from bot.runtime import build_assistant
     from bot.web import create_app
 
     assistant = build_assistant(settings)
-    runner = web.AppRunner(create_app(assistant), access_log=None)
+    app = create_app(assistant)
+    channels = ["web", *attach_channels(app, assistant, settings)]
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -36,7 +39,8 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: {e.strerror}. Set PORT to a free port.") from None
     log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, settings.port)
-    log.info("Channels: web chat on; Telegram and Zalo start when their settings are present")
+    off = [name for name in ("telegram", "zalo") if name not in channels]
+    log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
     try:
         await asyncio.Event().wait()
     finally:
