@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 
 from bot.assistant import Assistant, Understanding
 from bot.settings import Settings
@@ -37,8 +38,11 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     knowledge = load_knowledge()
     store = Store.open(settings.database_url_resolved)
     if nlu is None:
-        from nlu.model import NluModel
+        # Rasa's dependencies warn about their own deprecations while loading; users need not see them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from nlu.model import NluModel
 
-        nlu = NluModel.load(settings.model_path)
+            nlu = NluModel.load(settings.model_path)
     log.info("assistant ready in %.1f s", time.monotonic() - started)
     return Assistant(nlu=nlu, engine=engine, store=store, knowledge=knowledge, contact=settings.contact())

@@ -39,6 +39,7 @@ steps:
   - say: done
 """,
     "faq.yml": "id: faq\ndescription: d\nstart: {intents: [ask_fee]}\nsteps:\n  - say: faq\n",
+    "smalltalk.yml": "id: smalltalk\ndescription: d\nstart: {intents: [affirm], interrupts: false}\nsteps:\n  - say: hello\n",
     "boom.yml": "id: boom\ndescription: d\nstart: {intents: [explode]}\nsteps:\n  - action: explode\n",
 }
 NOW = datetime(2026, 11, 22, 9, 0)
@@ -96,6 +97,13 @@ def test_a_question_mid_flow_is_answered_then_resuming_is_offered(engine):
     assert [r.text for r in result.replies] == ["your code?"]
     result = engine.handle(result.state, say(text="H1"), None, NOW)
     assert [r.text for r in result.replies] == ["code H1 ok"]
+
+
+def test_small_talk_does_not_interrupt_a_question_but_runs_when_idle(engine):
+    _, texts, result = run(engine, [say("check_status"), say("affirm", text="ok")])
+    assert texts[1] == ["bad code"] and result.flow == "status"
+    _, texts, _ = run(engine, [say("affirm", text="ok")])
+    assert texts == [["hello"]]
 
 
 def test_cancel_mid_flow_clears_it(engine):
