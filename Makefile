@@ -5,17 +5,20 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test setup model chat lint bench clean
+.PHONY: run test setup browser model chat lint bench clean
 
 run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
 	@PYTHONWARNINGS=ignore $(PY) -m bot serve
 
-test: model  ## lint and the whole test suite
+test: model browser  ## lint and the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 setup:  ## .venv with the pinned packages (skipped when requirements.lock is unchanged)
 	@bin/setup
+
+browser:  ## Chromium + chromedriver for the browser tests (apt-get, only when missing)
+	@bin/setup browser
 
 model: setup  ## train the NLU model when its data or config.yml changed
 	@PYTHONWARNINGS=ignore $(PY) -m nlu train
