@@ -1,4 +1,4 @@
-"""python -m bot [serve] | chat [--json] [--user ID]"""
+"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE"""
 
 from __future__ import annotations
 
@@ -58,6 +58,22 @@ async def _chat(settings: Settings, as_json: bool, user: str) -> None:
         await interactive(assistant, user)
 
 
+def _dossiers(settings: Settings, path: str) -> int:
+    from pathlib import Path
+
+    from bot.dossiers import DossierFileError, import_dossier_file
+    from bot.storage import Store
+
+    store = Store.open(settings.database_url_resolved)
+    try:
+        added, updated = import_dossier_file(store, Path(path))
+    except DossierFileError as e:
+        print(f"Không nhập được, chưa lưu hồ sơ nào (nothing imported):\n{e}", file=sys.stderr)
+        return 2
+    print(f"Đã nhập {path}: {added} hồ sơ mới, {updated} hồ sơ cập nhật (added {added}, updated {updated}).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The procedure assistant.")
     sub = parser.add_subparsers(dest="command")
@@ -65,8 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--json", action="store_true", help="JSON lines on stdin/stdout, for scripts")
     chat.add_argument("--user", default="local", help="user id for the terminal chat")
+    dossiers = sub.add_parser("dossiers", help="the local dossier status table")
+    dossiers_sub = dossiers.add_subparsers(dest="dossiers_command", required=True)
+    load = dossiers_sub.add_parser("import", help="add or update dossiers from a .yml or .csv file (see README)")
+    load.add_argument("file", help="columns: code, status, procedure_code, procedure_name, received, due, note")
     args = parser.parse_args(argv)
     settings = _settings()
+    if args.command == "dossiers":
+        return _dossiers(settings, args.file)
     from bot.privacy import setup_logging
 
     setup_logging(settings.log_level if args.command != "chat" else "WARNING")

@@ -6,7 +6,7 @@ import logging
 import re
 
 # Dossier codes (Circular 01/2018/TT-VPCP): agency code, date, sequence, e.g. 000.00.19.H12-230815-0001.
-_DOSSIER = re.compile(r"\b[0-9A-Z]{1,4}(?:\.[0-9A-Z]{1,4}){1,4}\s*-\s*\d{6}\s*-\s*\d{3,6}\b", re.I)
+_DOSSIER = re.compile(r"\b[0-9A-Z]{1,5}(?:\s*\.\s*[0-9A-Z]{1,5}){0,4}\s*-\s*\d{6}\s*-\s*\d{3,6}\b", re.I)
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
 _ID_NUMBER = re.compile(r"(?<!\d)(?:\d{12}|\d{9})(?!\d)")  # căn cước (12 digits), old CMND (9)
 

@@ -8,6 +8,9 @@ import time
 import warnings
 
 from bot.assistant import Assistant, Understanding
+from bot.commands import TypedCommands
+from bot.desk import StoredDesk
+from bot.dossiers import LocalDossierProvider, sync_demo_dossiers
 from bot.settings import Settings
 from bot.storage import Store
 from flows.engine import EngineConfig, FlowEngine
@@ -37,6 +40,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     engine = build_engine(settings)
     knowledge = load_knowledge()
     store = Store.open(settings.database_url_resolved)
+    sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.
         with warnings.catch_warnings():
@@ -45,4 +49,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
 
             nlu = NluModel.load(settings.model_path)
     log.info("assistant ready in %.1f s", time.monotonic() - started)
-    return Assistant(nlu=nlu, engine=engine, store=store, knowledge=knowledge, contact=settings.contact())
+    return Assistant(
+        nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),
+        dossiers=LocalDossierProvider(store), contact=settings.contact(),
+    )

@@ -7,6 +7,7 @@ dossier providers, the knowledge base), so the direction of travel stays one way
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -20,10 +21,52 @@ class Desk(Protocol):
     def forget_user(self, user_key: str) -> int: ...
 
 
+# What a dossier can be doing; each has a label and an explanation in flows/responses/dossier_status.yml.
+DOSSIER_STATUSES = (
+    "received",  # đã tiếp nhận
+    "processing",  # đang giải quyết
+    "supplement_required",  # cần bổ sung
+    "overdue",  # quá hạn
+    "result_ready",  # có kết quả, chờ nhận
+    "completed",  # đã trả kết quả
+    "refused",  # trả lại, từ chối giải quyết
+    "withdrawn",  # đã rút, dừng xử lý
+)
+
+
+@dataclass(frozen=True)
+class DossierRecord:
+    """One dossier as a provider knows it; `code` is canonical (nlu.dossier_code)."""
+
+    code: str
+    status: str  # one of DOSSIER_STATUSES (a provider may know others; they are shown as they are)
+    procedure_name: str = ""
+    procedure_code: str | None = None
+    received_on: date | None = None
+    due_on: date | None = None
+    note: str = ""  # what the office wrote for the citizen (what to add, why refused, where to collect)
+    updated_at: datetime | None = None
+
+
+class ProviderUnavailable(Exception):
+    """The dossier provider cannot answer now (database or remote service down)."""
+
+    def __init__(self, provider: str, reason: str):
+        super().__init__(f"dossier provider '{provider}' unavailable: {reason}")
+        self.provider = provider
+        self.reason = reason
+
+
+class DossierProvider(Protocol):
+    """Looks up a dossier by its canonical code; None when it does not know the code."""
+
+    def lookup(self, code: str) -> DossierRecord | None: ...
+
+
 @dataclass
 class Services:
     knowledge: Any  # knowledge.KnowledgeBase
     desk: Desk | None = None
-    dossiers: Any = None  # a dossier provider (dossier issue)
+    dossiers: DossierProvider | None = None  # raises ProviderUnavailable when it cannot answer
     user_key: str = ""  # channel:user id of who is talking
     contact: dict[str, str] = field(default_factory=dict)  # hotline, desk hours (settings)

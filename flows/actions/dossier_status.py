@@ -1,0 +1,274 @@
+"""Actions of the dossier_status flow: take a dossier code, say what is wrong with it, look it up, explain.
+
+A code (Circular 01/2018/TT-VPCP) has three parts joined by dashes: agency code,
+the day received (yymmdd) and a sequence number, e.g. 000.00.19.H12-230815-0001.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from flows.actions import registry
+from flows.engine import ActionContext
+from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
+from nlu.dossier_code import canonical_dossier_code, received_on
+
+log = logging.getLogger(__name__)
+
+SLOT = "dossier_status_code"
+MAX_WRONG_TRIES = 3
+# Codes carry the day the dossier was received in Vietnam.
+VIETNAM = timezone(timedelta(hours=7))
+# Statuses that mean "the office is still on it": past the due day they are explained as overdue.
+STILL_OPEN = ("received", "processing")
+# The shortest well-formed code: 1-char agency, 6-digit date, 3-digit sequence, two dashes.
+SHORTEST_CODE = 12
+
+_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"})
+# Spaces around a dot or dash inside a code ("000 . 00 . 19 . h12 - 230815 - 0001"), not at a sentence end.
+_SPACED_SEPARATOR = re.compile(r"(?<=[A-Za-z0-9])\s*([.\-])\s*(?=[A-Za-z]{0,4}\d)")
+# The three parts separated by spaces instead of dashes.
+_SPACED_PARTS = re.compile(r"(?<!\S)([A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*)\s+(\d{6})\s+(\d{3,6})(?!\S)")
+_WORD_BREAK = re.compile(r"[\s,;:()\[\]{}\"'«»“”]+")
+_CODE_CHARS = re.compile(r"[A-Za-z0-9.\-_/]+")
+_PHONE_OR_ID = re.compile(r"(?<![\w.\-])\+?\d(?:[\s.]?\d){8,11}(?![\w.\-])")
+_AGENCY = re.compile(r"[A-Z0-9]{1,5}(?:\.[A-Z0-9]{1,5}){0,4}")
+_LOOKALIKES = set("OIL")  # letters people type for 0 and 1
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """A typed code: canonical when well formed, else the problem and the values its explanation needs."""
+
+    code: str | None = None
+    problem: str | None = None  # dossier_status_problem_<problem> in flows/responses/dossier_status.yml
+    values: dict[str, str] = field(default_factory=dict)
+    lookalike: bool = False  # the letters at fault look like 0 or 1
+
+
+def today_in_vietnam() -> date:
+    return datetime.now(VIETNAM).date()
+
+
+def code_attempt(text: str, strict: bool = False) -> str | None:
+    """The part of a message meant as a dossier code, well formed or not; None when there is none.
+
+    `strict` (the message that starts the flow) wants a dash, a long number or the code alone;
+    otherwise, while a code is being asked for, any token mixing digits with letters or dots counts.
+    """
+    text = _SPACED_SEPARATOR.sub(r"\1", text.translate(_DASHES))
+    text = _SPACED_PARTS.sub(r"\1-\2-\3", text)
+    words = [w.strip(".-_/!?") for w in _WORD_BREAK.split(text) if w.strip(".-_/!?")]
+    tokens = [w for w in words if _CODE_CHARS.fullmatch(w) and any(c.isdigit() for c in w)]
+    token = max(tokens, key=len) if tokens else ""
+    phone = _PHONE_OR_ID.search(text)
+    if phone and "-" not in token:  # a phone or ID number typed in groups: explained, not ignored
+        return phone.group(0)
+    if not token:
+        return None
+    digits = sum(c.isdigit() for c in token)
+    alone = len(words) <= 2 and len(token) >= 3
+    if "-" in token or digits >= 9 or alone:
+        return token
+    if strict:
+        return None
+    mixed = any(c.isalpha() for c in token) and digits >= 2
+    return token if mixed or (any(c in token for c in "._/") and digits >= 2) else None
+
+
+def _problem(problem: str, lookalike: bool = False, **values: str) -> CodeCheck:
+    return CodeCheck(problem=problem, values=values, lookalike=lookalike)
+
+
+def _letters(part: str) -> list[str]:
+    return sorted({c for c in part if c.isalpha()})
+
+
+def _day_problem(day: str, today: date) -> CodeCheck | None:
+    try:
+        received = date(2000 + int(day[:2]), int(day[2:4]), int(day[4:6]))
+    except ValueError:
+        return _problem("not_a_date", part=day)
+    if received > today:
+        return _problem("future_date", date=received.strftime("%d/%m/%Y"))
+    return None
+
+
+def _parts_problem(agency: str, day: str, sequence: str, today: date) -> CodeCheck:
+    if not _AGENCY.fullmatch(agency) or not any(c.isdigit() for c in agency):
+        return _problem("bad_agency", part=agency)
+    if not day.isdigit():
+        letters = _letters(day)
+        if letters:
+            return _problem("letters_in_date", set(letters) <= _LOOKALIKES, part=day, letters=", ".join(letters))
+        return _problem("date_length", part=day)
+    if len(day) != 6:
+        return _problem("date_length", part=day)
+    problem = _day_problem(day, today)
+    if problem:
+        return problem
+    letters = _letters(sequence)
+    if letters:
+        return _problem("letters_in_sequence", set(letters) <= _LOOKALIKES, part=sequence, letters=", ".join(letters))
+    if not sequence.isdigit() or not 3 <= len(sequence) <= 6:
+        return _problem("sequence_length", part=sequence)
+    return _problem("unreadable", typed=f"{agency}-{day}-{sequence}")
+
+
+def check_code(typed: str, today: date) -> CodeCheck:
+    """Reads a typed dossier code: canonical when well formed, else precisely what is wrong."""
+    shown = typed.strip()
+    compact = re.sub(r"\s+", "", shown).upper()
+    if canonical_dossier_code(compact) == compact:  # the whole of it is a code, nothing left over
+        day = compact.split("-")[-2]
+        if received_on(compact) is None:
+            return _problem("not_a_date", part=day)
+        return _day_problem(day, today) or CodeCheck(code=compact)
+    flat = re.sub(r"[\s.]", "", shown).removeprefix("+")
+    if "-" not in shown and flat.isdigit() and 9 <= len(flat) <= 12:
+        return _problem("phone_or_id", typed=shown)
+    parts = [p for p in compact.split("-") if p]
+    if len(parts) == 3:
+        return _parts_problem(*parts, today)
+    if len(parts) == 2:  # one part missing: the 6-digit date says which side
+        first, second = parts
+        if first.isdigit() and len(first) == 6:
+            return _problem("missing_agency", typed=shown)
+        if second.isdigit() and len(second) == 6:
+            return _problem("missing_sequence", typed=shown)
+    if len(compact) < SHORTEST_CODE:
+        return _problem("too_short", typed=shown)
+    if len(parts) == 2:
+        return _problem("missing_date", typed=shown)
+    if len(parts) > 3:
+        return _problem("too_many_parts", typed=shown)
+    return _problem("no_dashes", typed=shown)
+
+
+@registry.register("start_dossier_status")
+def start_dossier_status(ctx: ActionContext) -> str:
+    """Says automatic notices come later (subscribe_status); takes a code the first message already holds."""
+    if ctx.parse.intent == "subscribe_status":
+        ctx.say("dossier_status_subscribe_later")
+    ctx.frame_vars["wrong_tries"] = 0
+    typed = ctx.parse.entities.get("dossier_code")
+    if typed is None and not ctx.parse.from_button:
+        typed = code_attempt(ctx.parse.text, strict=True)
+    if typed:
+        ctx.slots[SLOT] = typed
+        return "code_given"
+    return "ask"
+
+
+@registry.register("take_dossier_code")
+def take_dossier_code(ctx: ActionContext) -> str:
+    """Accepts a message holding a code or an attempt at one (checked next); anything else is not_a_code."""
+    if ctx.parse.from_button:  # a button of another flow: let the engine answer it
+        return "not_a_code"
+    typed = ctx.parse.entities.get("dossier_code") or code_attempt(ctx.parse.text)
+    if not typed:
+        return "not_a_code"
+    ctx.slots[SLOT] = typed
+    return "valid"
+
+
+@registry.register("check_dossier_code")
+def check_dossier_code(ctx: ActionContext) -> str:
+    """valid (slot made canonical), wrong (the problem kept for the next prompt) or gave_up after 3 tries."""
+    result = check_code(str(ctx.slots.get(SLOT) or ""), today_in_vietnam())
+    if result.code:
+        ctx.slots[SLOT] = result.code
+        return "valid"
+    ctx.slots.pop(SLOT, None)
+    tries = int(ctx.frame_vars.get("wrong_tries", 0)) + 1
+    ctx.frame_vars["wrong_tries"] = tries
+    hint = ctx.text("dossier_status_hint_lookalike") if result.lookalike else ""
+    ctx.frame_vars["code_problem"] = ctx.text(
+        f"dossier_status_problem_{result.problem}", **result.values, hint=f" {hint}" if hint else ""
+    )
+    log.info("dossier code not well formed: %s (try %d of %d)", result.problem, tries, MAX_WRONG_TRIES)
+    if tries >= MAX_WRONG_TRIES:
+        ctx.say("dossier_status_too_many_tries")
+        return "gave_up"
+    return "wrong"
+
+
+@registry.register("lookup_dossier")
+def lookup_dossier(ctx: ActionContext) -> str:
+    """Looks the code up and explains the status: found, not_found or unavailable."""
+    code = str(ctx.slots.get(SLOT) or "")
+    provider = getattr(ctx.services, "dossiers", None)
+    if provider is None:
+        log.warning("dossier lookup: no dossier provider is configured")
+        ctx.say("dossier_status_unavailable")
+        return "unavailable"
+    try:
+        record = provider.lookup(code)
+    except ProviderUnavailable as e:
+        log.warning("dossier lookup: %s", e)
+        ctx.say("dossier_status_unavailable")
+        return "unavailable"
+    if record is None:
+        log.info("dossier lookup: not found")
+        ctx.say("dossier_status_not_found", code=code)
+        return "not_found"
+    log.info("dossier lookup: found, status %s", record.status)
+    explain_dossier(ctx, record)
+    return "found"
+
+
+def _day(value: date | None) -> str | None:
+    return value.strftime("%d/%m/%Y") if value else None
+
+
+def _contact(ctx: ActionContext) -> str:
+    contact: dict[str, str] = getattr(ctx.services, "contact", None) or {}
+    hotline, hours = contact.get("hotline", "").strip(), contact.get("hours", "").strip()
+    if hotline and hours:
+        return ctx.text("dossier_status_contact_full", hotline=hotline, hours=hours)
+    if hotline:
+        return ctx.text("dossier_status_contact_hotline", hotline=hotline)
+    return ctx.text("dossier_status_contact_none")
+
+
+def _procedure_name(ctx: ActionContext, record: DossierRecord) -> str:
+    """The name the provider gave, else the catalog's name for its procedure code."""
+    if record.procedure_name.strip():
+        return record.procedure_name.strip()
+    knowledge = getattr(ctx.services, "knowledge", None)
+    procedure = knowledge.get(record.procedure_code) if knowledge is not None and record.procedure_code else None
+    return procedure.name if procedure is not None else ""
+
+
+def shown_status(record: DossierRecord, today: date) -> str:
+    """The status to explain: the provider's, except a still-open dossier past its due day is overdue."""
+    if record.status in STILL_OPEN and record.due_on is not None and record.due_on < today:
+        return "overdue"
+    return record.status
+
+
+def explain_dossier(ctx: ActionContext, record: DossierRecord) -> None:
+    """Says the dossier's procedure, dates and status in plain words with the next thing to do."""
+    status = shown_status(record, today_in_vietnam())
+    known = status in DOSSIER_STATUSES
+    unknown = ctx.text("dossier_status_value_unknown")
+    note = record.note.strip()
+    updated = (record.updated_at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).date()
+               if record.updated_at is not None else None)
+    values: dict[str, Any] = {
+        "code": record.code,
+        "procedure_name": _procedure_name(ctx, record) or unknown,
+        "received": _day(record.received_on) or unknown,
+        "due": _day(record.due_on) or unknown,
+        "updated": _day(updated) or unknown,
+        "status_label": ctx.text(f"dossier_status_label_{status}") if known else record.status,
+        "note": note or ctx.text("dossier_status_no_note"),
+        "note_line": ctx.text("dossier_status_note_line", note=note) if note else "",
+        "contact": _contact(ctx),
+    }
+    explanation = ctx.text(f"dossier_status_explain_{status}" if known else "dossier_status_explain_other", **values)
+    ctx.say("dossier_status_found", explanation=explanation, **values)
