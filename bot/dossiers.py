@@ -87,6 +87,12 @@ def _date(value: Any, name: str) -> date | None:
     raise ValueError(f"'{name}' must be a date like 2026-11-20 or 20/11/2026, got {text!r}")
 
 
+def _hidden(code: str) -> str:
+    """A code as error messages show it: enough to recognise, not to look up (the line says which row)."""
+    compact = "".join(code.split())
+    return mask(compact) if mask(compact) != compact else f"{compact[:2]}***{compact[-2:]}"
+
+
 def _row(raw: dict[str, Any], today: date) -> DossierRecord:
     """One dossier from a file row; ValueError says what is wrong (codes are masked: files can be shared)."""
     unknown = sorted(str(k) for k in raw if k not in FIELDS)
@@ -97,9 +103,9 @@ def _row(raw: dict[str, Any], today: date) -> DossierRecord:
     if not typed:
         raise ValueError("'code' is missing")
     if code is None or code != "".join(typed.split()).upper():
-        raise ValueError(f"'code' {mask(typed)!r} is not a dossier code like 000.00.19.H12-230815-0001")
+        raise ValueError(f"'code' {_hidden(typed)!r} is not a dossier code like 000.00.19.H12-230815-0001")
     if received_on(code) is None:
-        raise ValueError(f"'code' {mask(code)!r}: its middle part is not a real date (yymmdd)")
+        raise ValueError(f"'code' {_hidden(code)!r}: its middle part is not a real date (yymmdd)")
     status = str(raw.get("status") or "").strip()
     if status not in DOSSIER_STATUSES:
         raise ValueError(f"'status' {status!r} is not one of {', '.join(DOSSIER_STATUSES)}")
@@ -184,7 +190,7 @@ def read_dossier_file(path: Path, today: date | None = None) -> list[DossierReco
             problems.append(f"{where}: {e}")
             continue
         if record.code in seen:
-            problems.append(f"{where}: code {mask(record.code)!r} is already at {seen[record.code]}")
+            problems.append(f"{where}: code {_hidden(record.code)!r} is already at {seen[record.code]}")
             continue
         seen[record.code] = where
         records.append(record)

@@ -10,16 +10,21 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from flows.actions import registry
 from flows.engine import ActionContext
 from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
+from flows.yamlfile import load_yaml
+from knowledge import fold
 from nlu.dossier_code import canonical_dossier_code, received_on
 
 log = logging.getLogger(__name__)
 
 SLOT = "dossier_status_code"
+WORDS_FILE = Path(__file__).resolve().parent / "dossier_status_words.yml"
 MAX_WRONG_TRIES = 3
 # Codes carry the day the dossier was received in Vietnam.
 VIETNAM = timezone(timedelta(hours=7))
@@ -78,6 +83,30 @@ def code_attempt(text: str, strict: bool = False) -> str | None:
         return None
     mixed = any(c.isalpha() for c in token) and digits >= 2
     return token if mixed or (any(c in token for c in "._/") and digits >= 2) else None
+
+
+@lru_cache(maxsize=1)
+def _question_patterns() -> dict[str, re.Pattern[str]]:
+    """dossier_status_words.yml as one pattern per group, over folded text."""
+    raw = load_yaml(WORDS_FILE) or {}
+    patterns = {}
+    for group in ("code", "where", "lost"):
+        phrases = sorted({fold(str(p)) for p in raw.get(group) or []}, key=len, reverse=True)
+        if not phrases:
+            raise ValueError(f"{WORDS_FILE}: group '{group}' needs at least one phrase")
+        patterns[group] = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + r")(?!\w)")
+    return patterns
+
+
+def question_about_code(text: str) -> str | None:
+    """'lost' (no receipt), 'where' (where is the code printed) or None, for a message that holds no code."""
+    folded = fold(text)
+    patterns = _question_patterns()
+    if patterns["lost"].search(folded):
+        return "lost"
+    if patterns["code"].search(folded) and patterns["where"].search(folded):
+        return "where"
+    return None
 
 
 def _problem(problem: str, lookalike: bool = False, **values: str) -> CodeCheck:
@@ -170,15 +199,25 @@ def take_dossier_code(ctx: ActionContext) -> str:
     if ctx.parse.from_button:  # a button of another flow: let the engine answer it
         return "not_a_code"
     typed = ctx.parse.entities.get("dossier_code") or code_attempt(ctx.parse.text)
-    if not typed:
-        return "not_a_code"
-    ctx.slots[SLOT] = typed
-    return "valid"
+    if typed:
+        ctx.slots[SLOT] = typed
+        return "valid"
+    question = question_about_code(ctx.parse.text)
+    if question:  # answered here, not by the flow the NLU would pick ("mã ở đâu" reads as ask_where)
+        ctx.frame_vars["code_question"] = question
+        ctx.slots[SLOT] = ctx.parse.text
+        return "valid"
+    return "not_a_code"
 
 
 @registry.register("check_dossier_code")
 def check_dossier_code(ctx: ActionContext) -> str:
     """valid (slot made canonical), wrong (the problem kept for the next prompt) or gave_up after 3 tries."""
+    question = ctx.frame_vars.pop("code_question", None)
+    if question:  # a question about the code is answered and the code asked for again; it is no wrong try
+        ctx.slots.pop(SLOT, None)
+        ctx.frame_vars["code_problem"] = ctx.text(f"dossier_status_help_{question}")
+        return "wrong"
     result = check_code(str(ctx.slots.get(SLOT) or ""), today_in_vietnam())
     if result.code:
         ctx.slots[SLOT] = result.code
