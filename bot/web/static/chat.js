@@ -1,117 +1,219 @@
-// The web chat: sends each message (or a button's payload) to POST /api/chat and
-// shows the replies. Everything is added with textContent: no HTML from messages.
+// The web chat: each message (or a button's payload) goes to POST /api/chat and the
+// replies are drawn with textContent only, so nothing in a message ever runs as HTML.
 (function () {
   "use strict";
+
+  // The page's own words; what the assistant says comes from the server (flows/responses).
+  var TEXT = {
+    serverError: "Xin lỗi, máy chủ đang gặp trục trặc. Bạn bấm “Thử lại” sau giây lát nhé.",
+    offline: "Không kết nối được máy chủ. Bạn kiểm tra mạng rồi bấm “Thử lại” nhé.",
+    retry: "Thử lại"
+  };
+  var USER_KEY = "tthc-user";
+  var TIMEOUT_MS = 30000;
+
+  var main = document.getElementById("chat");
   var log = document.getElementById("log");
+  var typing = document.getElementById("typing");
   var form = document.getElementById("composer");
   var input = document.getElementById("text");
-  var main = document.querySelector("main");
+  var sendButton = document.getElementById("send");
+  var restartButton = document.getElementById("restart");
 
-  function userId() {
-    var key = "tthc-user";
-    var id = null;
-    try { id = window.localStorage.getItem(key); } catch (e) { id = null; }
-    if (!id) {
-      id = "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
-      try { window.localStorage.setItem(key, id); } catch (e) { /* private mode: id lasts this page */ }
+  var busy = false;
+  var epoch = 0; // bumped by "Bắt đầu lại", so an answer to the old conversation is dropped
+
+  function newUserId() {
+    var bytes = new Uint8Array(9);
+    if (window.crypto && window.crypto.getRandomValues) {
+      window.crypto.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < bytes.length; i++) { bytes[i] = Math.floor(Math.random() * 256); }
     }
+    return "w-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function remember(id) {
+    try { window.localStorage.setItem(USER_KEY, id); } catch (e) { /* private mode: the id lasts this page */ }
     return id;
   }
-  var user = userId();
 
-  function scrollDown() { main.scrollTop = main.scrollHeight; }
+  function storedUserId() {
+    var id = null;
+    try { id = window.localStorage.getItem(USER_KEY); } catch (e) { id = null; }
+    return id || remember(newUserId());
+  }
 
-  function add(kind, text) {
-    var li = document.createElement("li");
-    li.className = "msg " + kind;
-    var p = document.createElement("div");
-    p.className = "text";
-    p.textContent = text;
-    li.appendChild(p);
+  var user = storedUserId();
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function addMessage(kind, text) {
+    var li = element("li", "msg " + kind);
+    li.appendChild(element("div", "text", text));
     log.appendChild(li);
-    scrollDown();
     return li;
   }
 
   function safeUrl(url) {
     try {
-      var u = new URL(url, window.location.href);
+      var u = new URL(String(url), window.location.href);
       return (u.protocol === "https:" || u.protocol === "http:") ? u.href : null;
     } catch (e) { return null; }
   }
 
-  function showReply(reply) {
-    var li = add("bot", reply.text);
-    if (reply.checklist && reply.checklist.length) {
-      var ul = document.createElement("ul");
-      ul.className = "checklist";
-      reply.checklist.forEach(function (item) {
-        var row = document.createElement("li");
-        var label = document.createElement("label");
-        var box = document.createElement("input");
-        box.type = "checkbox";
-        box.checked = !!item.done;
-        label.appendChild(box);
-        label.appendChild(document.createTextNode(item.text));
-        row.appendChild(label);
-        ul.appendChild(row);
+  function checklist(items) {
+    var ul = element("ul", "checklist");
+    items.forEach(function (item) {
+      var label = element("label");
+      var box = element("input");
+      var mark = element("span", "mark", item.done ? "☑" : "☐");
+      box.type = "checkbox";
+      box.className = "visually-hidden";
+      box.checked = !!item.done;
+      mark.setAttribute("aria-hidden", "true");
+      box.addEventListener("change", function () {
+        mark.textContent = box.checked ? "☑" : "☐";
+        label.classList.toggle("done", box.checked);
       });
-      li.appendChild(ul);
-    }
-    if (reply.links && reply.links.length) {
-      var links = document.createElement("div");
-      links.className = "links";
-      reply.links.forEach(function (link) {
-        var href = safeUrl(link.url);
-        if (!href) { return; }
-        var a = document.createElement("a");
-        a.href = href;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer";
-        a.textContent = link.title;
-        links.appendChild(a);
-      });
-      li.appendChild(links);
-    }
-    if (reply.buttons && reply.buttons.length) {
-      var row = document.createElement("div");
-      row.className = "buttons";
-      reply.buttons.forEach(function (b) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.textContent = b.title;
-        button.addEventListener("click", function () { send(b.payload, b.title); });
-        row.appendChild(button);
-      });
-      li.appendChild(row);
-    }
+      label.classList.toggle("done", box.checked);
+      label.appendChild(box);
+      label.appendChild(mark);
+      label.appendChild(element("span", "", String(item.text)));
+      var li = element("li");
+      li.appendChild(label);
+      ul.appendChild(li);
+    });
+    return ul;
   }
 
-  function send(text, shown, quiet) {
-    if (!quiet) { add("me", shown || text); }
-    var waiting = add("bot typing", "…");
+  function links(list) {
+    var div = element("div", "links");
+    list.forEach(function (link) {
+      var href = safeUrl(link.url);
+      if (!href) { return; }
+      var a = element("a", "", String(link.title || href));
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      div.appendChild(a);
+    });
+    return div;
+  }
+
+  function buttons(list) {
+    var div = element("div", "buttons");
+    list.forEach(function (b) {
+      var button = element("button", "", String(b.title));
+      button.type = "button";
+      button.addEventListener("click", function () { send(String(b.payload), String(b.title)); });
+      div.appendChild(button);
+    });
+    return div;
+  }
+
+  function showReply(reply) {
+    var li = addMessage("bot", String(reply.text || ""));
+    if (reply.checklist && reply.checklist.length) { li.appendChild(checklist(reply.checklist)); }
+    if (reply.links && reply.links.length) { li.appendChild(links(reply.links)); }
+    if (reply.buttons && reply.buttons.length) { li.appendChild(buttons(reply.buttons)); }
+    return li;
+  }
+
+  function setBusy(on) {
+    busy = on;
+    sendButton.disabled = on;
+    typing.hidden = !on;
+    log.setAttribute("aria-busy", on ? "true" : "false");
+    if (on) { main.scrollTop = main.scrollHeight; }
+  }
+
+  // Long answers are read from their first line. (Not scrollIntoView: in Chromium it also moves where Tab starts.)
+  function showTop(li) {
+    main.scrollTop += li.getBoundingClientRect().top - main.getBoundingClientRect().top - 8;
+  }
+
+  function failed(text, message) {
+    var li = addMessage("error", message);
+    var retry = element("button", "retry", TEXT.retry);
+    retry.type = "button";
+    retry.addEventListener("click", function () {
+      if (busy) { return; }
+      li.remove();
+      input.focus();
+      ask(text);
+    });
+    li.appendChild(retry);
+    main.scrollTop = main.scrollHeight;
+  }
+
+  // One request in flight at a time: the send button is disabled and presses are ignored until it ends.
+  function ask(text) {
+    var mine = epoch;
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+    setBusy(true);
     fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user: user, text: text })
+      body: JSON.stringify({ user: user, text: text }),
+      signal: controller ? controller.signal : undefined
     }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      return response.json().then(
+        function (body) { return { status: response.status, body: body }; },
+        function () { return { status: response.status, body: null }; }
+      );
     }).then(function (result) {
-      waiting.remove();
-      if (!result.ok) { add("error", result.body.error || "Có lỗi, bạn thử lại nhé."); return; }
-      result.body.replies.forEach(showReply);
-    }).catch(function () {
-      waiting.remove();
-      add("error", "Không kết nối được máy chủ. Bạn kiểm tra mạng rồi thử lại nhé.");
-    });
+      if (mine !== epoch) { return; }
+      setBusy(false);
+      var body = result.body;
+      if (result.status === 200 && body && Array.isArray(body.replies)) {
+        var first = null;
+        body.replies.forEach(function (reply) { var li = showReply(reply); first = first || li; });
+        if (first) { showTop(first); }
+      } else if (result.status === 400 && body && body.error) {
+        addMessage("error", String(body.error)); // the message itself was at fault: retrying would not help
+      } else {
+        failed(text, TEXT.serverError);
+      }
+    }, function () {
+      if (mine !== epoch) { return; }
+      setBusy(false);
+      failed(text, TEXT.offline);
+    }).then(function () { if (timer) { clearTimeout(timer); } });
+  }
+
+  function send(text, shown, quiet) {
+    if (busy) { return false; }
+    if (!quiet) {
+      addMessage("me", shown || text);
+      main.scrollTop = main.scrollHeight;
+    }
+    ask(text);
+    return true;
   }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
-    if (!text) { return; }
+    if (!text || busy) { return; }
     input.value = "";
     send(text);
+  });
+
+  // A fresh conversation for the next person at the desk: a new id, an empty page, the menu.
+  restartButton.addEventListener("click", function () {
+    epoch += 1;
+    setBusy(false);
+    log.textContent = "";
+    user = remember(newUserId());
+    input.value = "";
+    send("/greet", null, true);
     input.focus();
   });
 
