@@ -132,6 +132,7 @@ class FakeZalo:
         self.unreachable: dict[str, int] = {}
         self.known_users: set[str] = set()  # wrote to the OA: inside the messaging window
         self._failures: deque[tuple[int, str]] = deque()
+        self._outages = 0
         self.webhook_url = ""
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -175,6 +176,10 @@ class FakeZalo:
     def fail_next(self, code: int, times: int = 1, message: str = "") -> None:
         """The next `times` send calls get error `code`."""
         self._failures.extend([(code, message or f"fake error {code}")] * times)
+
+    def go_down(self, times: int = 1) -> None:
+        """The next `times` send calls get HTTP 503, as when Zalo's front end is overloaded."""
+        self._outages += times
 
     def expire_access_tokens(self) -> None:
         for token in self.access_tokens:
@@ -246,6 +251,10 @@ class FakeZalo:
 
     async def _send_message(self, request: web.Request) -> web.Response:
         token = request.headers.get("access_token", "")
+        if self._outages:
+            self._outages -= 1
+            self.calls.append(SendCall("", token, 503))
+            return web.Response(status=503, text="Service Unavailable")
         if "access_token" in request.query:
             self.violations.append("access_token sent in the query string; Zalo wants it in the header")
         if request.content_type != "application/json":

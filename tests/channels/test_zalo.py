@@ -169,7 +169,7 @@ async def test_events_stored_before_a_crash_are_answered_once_and_in_order_after
     assert len(fake.messages_to(user)) == answered and said_in(rig, user) == ["xin chào", "cảm ơn"]
 
 
-async def test_two_processes_recovering_the_same_events_answer_each_once(rig, fake, zalo_settings, nlu_model, user):
+async def test_two_servers_recovering_the_same_events_answer_each_once(rig, fake, zalo_settings, nlu_model, user):
     users = [f"{user}-{n}" for n in range(4)]
     await rig.start(process_events=False)
     for someone in users:
@@ -199,7 +199,10 @@ async def test_a_shutdown_before_the_turn_ran_gives_the_event_back_for_the_next_
     rig.assistant.handle = stuck
     try:
         await fake.user_sends_text(user, "xin chào")
-        await asyncio.sleep(0.05)
+        for _ in range(200):  # until the worker has claimed it and is stuck in the turn
+            if [e.status for e in events_of(rig, user)] == ["processing"]:
+                break
+            await asyncio.sleep(0.01)
         assert [e.status for e in events_of(rig, user)] == ["processing"]
         await rig.stop()
     finally:
@@ -335,6 +338,15 @@ async def test_a_rate_limit_that_does_not_lift_fails_the_event_after_a_bounded_n
     assert [c.error for c in fake.calls_for(user)] == [-32] * 4
     [event] = events_of(rig, user)
     assert event.status == "failed" and "-32" in event.error
+
+
+async def test_zalo_being_down_for_a_moment_is_waited_out_like_a_rate_limit(rig, fake, user):
+    await rig.start(backoff=(0.02, 0.02, 0.02))
+    fake.go_down(times=2)
+    await fake.user_sends_text(user, "cảm ơn")
+    await rig.settle()
+    assert [c.error for c in fake.calls][:3] == [503, 503, 0]
+    assert [e.status for e in events_of(rig, user)] == ["done"]
 
 
 @pytest.mark.parametrize("code", [-230, -232])
