@@ -1,4 +1,4 @@
-"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE"""
+"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]"""
 
 from __future__ import annotations
 
@@ -74,6 +74,32 @@ def _dossiers(settings: Settings, path: str) -> int:
     return 0
 
 
+def _desk(settings: Settings, limit: int, as_json: bool, close: str | None) -> int:
+    import json
+    from dataclasses import asdict
+
+    from bot.desk import StoredDesk, render_desk
+    from bot.storage import Store
+
+    desk = StoredDesk(Store.open(settings.database_url_resolved))
+    if close:
+        if not desk.close_ticket(close):
+            print(f"Không có phiếu đang mở {close} (no open ticket {close}).", file=sys.stderr)
+            return 2
+        print(f"Đã đóng phiếu {close} (closed).")
+        return 0
+    if as_json:
+        body = {
+            "open_tickets": [asdict(t) for t in desk.open_tickets(limit)],
+            "recent_feedback": [asdict(f) for f in desk.recent_feedback(limit)],
+            "ratings": desk.rating_counts(),
+        }
+        print(json.dumps(body, ensure_ascii=False, default=str, indent=1))
+    else:
+        print(render_desk(desk, limit))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The procedure assistant.")
     sub = parser.add_subparsers(dest="command")
@@ -85,10 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     dossiers_sub = dossiers.add_subparsers(dest="dossiers_command", required=True)
     load = dossiers_sub.add_parser("import", help="add or update dossiers from a .yml or .csv file (see README)")
     load.add_argument("file", help="columns: code, status, procedure_code, procedure_name, received, due, note")
+    desk = sub.add_parser("desk", help="what the one-stop desk sees: open tickets, recent ratings and complaints")
+    desk.add_argument("--limit", type=int, default=20, help="at most this many of each (default 20)")
+    desk.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    desk.add_argument("--close", metavar="TICKET", help="close an open ticket, e.g. YC-00012, once it is dealt with")
     args = parser.parse_args(argv)
     settings = _settings()
     if args.command == "dossiers":
         return _dossiers(settings, args.file)
+    if args.command == "desk":
+        return _desk(settings, args.limit, args.json, args.close)
     from bot.privacy import setup_logging
 
     setup_logging(settings.log_level if args.command != "chat" else "WARNING")

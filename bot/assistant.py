@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from bot.storage import Store
-from bot.storage.models import utcnow
+from bot.storage.models import Conversation, utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
 from flows.services import Desk, Services
@@ -74,12 +74,18 @@ class Assistant:
         )
         with self.store.session() as session, session.begin():
             conversation = self.store.conversation_for(session, channel, user_id, now)
-            result = self.engine.handle(conversation.flow_state, parse, services, now)
-            conversation.flow_state = result.state
-            conversation.updated_at = now
-            self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
-            for reply in result.replies:
-                self.store.add_message(session, conversation, "out", reply.text, now=now)
+            conversation_id, state = conversation.id, conversation.flow_state
+        # No transaction is open while the flows run: actions write through the desk in their own,
+        # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
+        result = self.engine.handle(state, parse, services, now)
+        with self.store.session() as session, session.begin():
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
+                conversation.flow_state = result.state
+                conversation.updated_at = now
+                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
+                for reply in result.replies:
+                    self.store.add_message(session, conversation, "out", reply.text, now=now)
         log.info(
             "turn user=%s intent=%s conf=%.2f flows=%s->%s",
             user_key, parse.intent, parse.confidence, ",".join(result.started) or "-", result.flow or "-",

@@ -162,7 +162,7 @@ class StoredDesk:
                     summary=mask(ticket.summary),
                     status=ticket.status,
                     created_at=ticket.created_at,
-                    recent_messages=self._recent_messages(session, user.id, ticket.created_at),
+                    recent_messages=self._recent_messages(session, user.id),
                 )
                 for ticket, user in rows
             ]
@@ -222,10 +222,11 @@ class StoredDesk:
         return user
 
     @staticmethod
-    def _recent_messages(session: Session, user_id: int, until: datetime) -> tuple[str, ...]:
+    def _recent_messages(session: Session, user_id: int) -> tuple[str, ...]:
+        """The user's latest typed messages (button presses say nothing the summary does not)."""
         texts = session.execute(
             select(Message.text).join(Conversation, Message.conversation_id == Conversation.id)
-            .where(Conversation.user_id == user_id, Message.direction == "in", Message.created_at <= until)
+            .where(Conversation.user_id == user_id, Message.direction == "in", ~Message.text.startswith("/"))
             .order_by(Message.created_at.desc(), Message.id.desc()).limit(CONTEXT_MESSAGES)
         ).scalars()
         return tuple(mask(t) for t in reversed(list(texts)))
