@@ -3,8 +3,10 @@
     .venv/bin/python bench/knowledge_search.py [--queries bench/data/search_queries.yml]
 
 Prints top-1 / top-3 accuracy split by queries typed with and without
-diacritics, the per-query latency (mean, p95) and the load time, and writes
-the same figures (plus the misses) to bench/results/knowledge_search.json.
+diacritics, what the flows would do with each query (`knowledge.link_decision`:
+answer, offer buttons, or find nothing; and whether that was right), the
+per-query latency (mean, p95) and the load time, and writes the same figures
+(plus the misses) to bench/results/knowledge_search.json.
 Exit status: 0 done, 2 the query set is missing or malformed.
 """
 
@@ -26,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 QUERIES = ROOT / "bench" / "data" / "search_queries.yml"
 RESULTS = ROOT / "bench" / "results" / "knowledge_search.json"
 WARM_UP = 5
+# What the flows do with a query: answer the top hit, offer the top hits as buttons, or ask again.
+DECISIONS = ("answered_right", "answered_wrong", "choice_with_gold", "choice_without_gold", "nothing_found")
 
 
 def read_queries(path: Path) -> list[dict[str, Any]]:
@@ -56,7 +60,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 def run(queries: list[dict[str, Any]], k: int) -> dict[str, Any]:
     """Search every query once (after a short warm-up) and score the ranking."""
     started = time.perf_counter()
-    from knowledge import load_knowledge
+    from knowledge import link_decision, load_knowledge
 
     knowledge = load_knowledge()
     load_seconds = time.perf_counter() - started
@@ -66,6 +70,7 @@ def run(queries: list[dict[str, Any]], k: int) -> dict[str, Any]:
     groups: dict[str, dict[str, int]] = {
         name: {"n": 0, "top1": 0, "top3": 0} for name in ("with_diacritics", "without_diacritics", "all")
     }
+    decisions = dict.fromkeys(DECISIONS, 0)
     latencies: list[float] = []
     misses = []
     for query in queries:
@@ -79,6 +84,13 @@ def run(queries: list[dict[str, Any]], k: int) -> dict[str, Any]:
             groups[name]["n"] += 1
             groups[name]["top1"] += top1
             groups[name]["top3"] += top3
+        decision = link_decision([hit.score for hit in hits])
+        if decision == "confident":
+            decisions["answered_right" if top1 else "answered_wrong"] += 1
+        elif decision == "ambiguous":
+            decisions["choice_with_gold" if top3 else "choice_without_gold"] += 1
+        else:
+            decisions["nothing_found"] += 1
         if not top1:
             misses.append({"text": query["text"], "expected": query["codes"], "got": [[h.code, h.score] for h in hits[:3]]})
 
@@ -89,6 +101,7 @@ def run(queries: list[dict[str, Any]], k: int) -> dict[str, Any]:
             name: {"n": g["n"], "top1": _share(g["top1"], g["n"]), "top3": _share(g["top3"], g["n"])}
             for name, g in groups.items()
         },
+        "decisions": decisions,
         "latency_ms": {
             "mean": round(statistics.mean(latencies), 3),
             "p95": round(_percentile(latencies, 0.95), 3),
@@ -111,6 +124,8 @@ def report(result: dict[str, Any]) -> str:
     for name, label in (("with_diacritics", "with diacritics"), ("without_diacritics", "without diacritics"), ("all", "all")):
         row = result["accuracy"][name]
         lines.append(f"{label:<20}{row['n']:>5}{pct(row['top1']):>9}{pct(row['top3']):>9}")
+    decisions = result["decisions"]
+    lines.append("flows would: " + ", ".join(f"{name.replace('_', ' ')} {decisions[name]}" for name in DECISIONS))
     latency = result["latency_ms"]
     lines.append(f"latency per query: mean {latency['mean']:.2f} ms, p95 {latency['p95']:.2f} ms, max {latency['max']:.2f} ms")
     lines.append(f"load: {result['load_seconds']:.2f} s ({result['procedures']} procedures, {result['guides']} guides)")

@@ -1,12 +1,14 @@
 """Procedure knowledge: the national catalog, curated guides, and search over them.
 
-from knowledge import load_knowledge
+from knowledge import link_decision, load_knowledge
 kb = load_knowledge()
-kb.search("lam giay khai sinh cho con", k=5)
+hits = kb.search("lam giay khai sinh cho con", k=5)
+link_decision([h.score for h in hits])   # "confident" | "ambiguous" | "weak"
 """
 
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
+from ._search import link_decision
 from ._text import fold
 from .schema import Guide, Procedure
 
-__all__ = ["Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "load_knowledge"]
+__all__ = ["Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "link_decision", "load_knowledge"]

@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import SHAPE_LIST
 
-from ._search import AMBIGUOUS, CONFIDENT, SearchIndex, Vocabulary
-from ._text import fold, tokens
+from ._search import CONFIDENT, MENTIONED, SearchIndex, Vocabulary
+from ._text import fold, marked_tokens, tokens
 from .errors import KnowledgeFileError, Problem
 from .schema import Guide, Procedure
 
@@ -35,9 +35,9 @@ class SearchHit:
     """One search result.
 
     ``score`` is in [0, 1] (see `knowledge._search` for how it is built):
-    >= 0.75 the query names this procedure, 0.5-0.75 plausible (offer a
-    choice), below 0.5 weak. ``matched`` is the name, alias or result name
-    that matched best.
+    >= 0.55 the query names this procedure (if the runner-up is 0.08 or more
+    behind), 0.4-0.55 plausible (offer a choice), below 0.4 no procedure is
+    named. ``matched`` is the name, alias or result name that matched best.
     """
 
     code: str
@@ -48,10 +48,10 @@ class SearchHit:
 
     @property
     def confidence(self) -> str:
-        """One of "confident", "ambiguous" or "weak", from the documented thresholds."""
+        """One of "confident", "ambiguous" or "weak" by the score alone (the margin is the caller's)."""
         if self.score >= CONFIDENT:
             return "confident"
-        return "ambiguous" if self.score >= AMBIGUOUS else "weak"
+        return "ambiguous" if self.score >= MENTIONED else "weak"
 
 
 _PLANS: dict[type, list[tuple[str, bool, Optional[type[BaseModel]], Any]]] = {}
@@ -101,10 +101,13 @@ def read_catalog_lines(root: Path) -> Iterator[tuple[Path, int, str]]:
 
 
 def read_vocabulary(root: Path) -> Vocabulary:
-    """Abbreviations, synonyms and fillers from abbreviations.yml / fillers.yml."""
+    """Abbreviations, synonyms, fillers and question words from abbreviations.yml / fillers.yml."""
 
     def phrase(text: Any) -> tuple[str, ...]:
         return tuple(tokens(str(text)))
+
+    def spelled(text: Any) -> tuple[tuple[str, str], ...]:
+        return tuple(marked_tokens(str(text)))
 
     abbreviations_data = yaml.load((root / "abbreviations.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
     fillers_data = yaml.load((root / "fillers.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
@@ -113,8 +116,9 @@ def read_vocabulary(root: Path) -> Vocabulary:
     for key, values in (abbreviations_data.get("synonyms") or {}).items():
         values = values if isinstance(values, list) else [values]
         synonyms[phrase(key)] = tuple(phrase(v) for v in values)
-    fillers = frozenset(phrase(f) for f in fillers_data.get("fillers") or [])
-    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers)
+    fillers = frozenset(spelled(f) for f in fillers_data.get("fillers") or [])
+    generic = frozenset(spelled(g) for g in fillers_data.get("generic") or [])
+    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic)
 
 
 def read_guides(root: Path) -> list[Guide]:

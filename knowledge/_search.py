@@ -1,16 +1,21 @@
 """Search over procedure names, curated aliases and result names.
 
-Text is folded (no diacritics, lowercase), abbreviations are expanded and
-filler words dropped on both sides, then an inverted index over syllables
-finds the candidates and each one is scored in [0, 1]:
+Every text is split into words that keep the spelling they were typed in
+(`marked_tokens`); abbreviations are expanded and filler words dropped on
+both sides, then an inverted index over folded syllables finds the
+candidates and each one is scored in [0, 1]:
 
     score = query_coverage * (0.2 + 0.2 * order + 0.6 * name_coverage)
 
-    query_coverage  IDF-weighted share of the query's words found in the
-                    name (or alias): words the name lacks pull the score down
-    order           share of the query's adjacent word pairs that are adjacent
-                    in the name too ("khai sinh", not "sinh ... khai"); for a
-                    one-word query, equal to name_coverage
+    query_coverage  IDF-weighted share of the query's naming words found in
+                    the name (or alias). A missing word counts fully when a
+                    close candidate has it ("đăng ký lại khai sinh" is not the
+                    base record), half (`_DILUTION`) when none has it: it is
+                    the user's own situation ("nhà em vừa có em bé muốn đăng
+                    ký khai sinh"), not a variant
+    order           share of the query words found in the name that stand
+                    next to each other there too ("khai sinh", not
+                    "sinh ... khai"); for one word, equal to name_coverage
     name_coverage   IDF-weighted share of the name's words the query contains:
                     a vague query ("đăng ký", "xe") covers little of any name
 
@@ -19,15 +24,32 @@ procedure name or an alias, x0.95 per typo-corrected word, and +0.04 (capped
 at 1) for procedures with a curated guide, so that the common procedure wins
 a tie against an obscure variant.
 
-1.0 means the query is exactly a name or an alias. ``CONFIDENT`` and
-``AMBIGUOUS`` are the thresholds callers use (see `SearchHit.confidence`);
-the gap between the first two hits tells apart look-alike variants.
+Words play one of three parts in a query:
+
+- fillers (fillers.yml `fillers`: "cho tôi hỏi", "mất mấy ngày", "thì",
+  "vậy") are dropped, here and from names;
+- light words: question words and greetings (fillers.yml `generic`: "kết
+  quả", "thời gian", "chào") and fillers typed without diacritics that some
+  name spells otherwise ("thi": "thì" or "dự thi"; "vay": "vậy" or "cho vay")
+  add to name_coverage where the name has them, cost nothing where it has
+  not, and never make a match on their own: a message of light words and
+  fillers only finds nothing. An uncertain filler standing next to a word it
+  goes with in names ("can cuoc", "thi thuc") names the procedure instead;
+- every other word names the procedure.
+
+Typed with diacritics, a word matches a name word of the same spelling fully
+and one that differs only in its marks at `_FOLDED_ONLY` ("kết hơn" is not
+"kết hôn"); a word typed without marks matches every spelling.
+
+Calibration (`link_decision`, `CONFIDENT`, `MARGIN`, `MENTIONED`): 1.0 is
+exactly a name or alias, also wrapped in filler and question words; the
+common name of a procedure is ahead of its variants by more than MARGIN
+("đăng ký kết hôn": 1.0, "đăng ký lại kết hôn" 0.83).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
@@ -35,56 +57,159 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from ._text import tokens as fold_tokens
+from ._text import marked_tokens
 
-__all__ = ["AMBIGUOUS", "CONFIDENT", "SearchIndex", "Vocabulary"]
+__all__ = ["AMBIGUOUS", "CONFIDENT", "EXACT", "MARGIN", "MENTIONED", "SearchIndex", "Vocabulary", "link_decision"]
 
-# At or above: the query names this procedure (answer directly).
-CONFIDENT = 0.75
-# At or above (and below CONFIDENT): plausible, offer the top hits to choose from.
-# Below: too weak, ask the user to say it differently.
-AMBIGUOUS = 0.5
+# At or above, and ahead of the runner-up by MARGIN: the query names this procedure.
+CONFIDENT = 0.55
+# Ahead of the runner-up by at least this much for a confident answer; closer
+# hits are look-alike records the user chooses between.
+MARGIN = 0.08
+# At or above (and not confident): plausible, offer the top hits to choose from.
+# Below: the message names no procedure.
+MENTIONED = 0.4
+# Former name of MENTIONED.
+AMBIGUOUS = MENTIONED
+# At or above: the query is exactly a name or alias (with filler words): confident
+# without a margin, unless the runner-up is exact too (same name, other level).
+EXACT = 0.999
 
 _BASE_WEIGHT, _ORDER_WEIGHT, _NAME_WEIGHT = 0.2, 0.2, 0.6
 _RESULT_FACTOR = 0.85
 _TYPO_FACTOR = 0.95
 _CURATED_BONUS = 0.04
 _MAX_VARIANTS = 8
+# A query word that none of the best candidates has weighs this much of its
+# IDF in query_coverage where it is missing.
+_DILUTION = 0.5
+# Share of the names with the rarer of two words where they stand together, for
+# an uncertain filler to count as a word of a name ("can cuoc", "thi thuc").
+_TOGETHER = 0.05
+# Entries scoring at least this share of the best one are the candidates that
+# decide which query words tell procedures apart.
+_CANDIDATE_SHARE = 0.5
+# How much a word typed with diacritics counts where the name spells it differently.
+_FOLDED_ONLY = 0.35
 
 Phrase = tuple[str, ...]
+# A word: its folded token and how it was spelled (None: unknown, any spelling).
+Word = tuple[str, Optional[str]]
+# A phrase from a data file: (folded token, spelling) per word.
+Spelled = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Search words from data: abbreviations, colloquial synonyms, fillers.
+    """Search words from data: abbreviations, colloquial synonyms, fillers, question words.
 
     ``abbreviations`` replace the short form everywhere (query and names);
     ``synonyms`` add an alternative reading of the query only; ``fillers`` are
-    dropped from both sides. Keys and values are folded token tuples.
+    dropped from both sides; ``generic`` question words are kept but never
+    name a procedure alone. Abbreviation and synonym keys are folded token
+    tuples; fillers and question words keep their spelling.
     """
 
     abbreviations: dict[Phrase, Phrase]
     synonyms: dict[Phrase, tuple[Phrase, ...]]
-    fillers: frozenset[Phrase]
+    fillers: frozenset[Spelled]
+    generic: frozenset[Spelled] = frozenset()
 
 
-class _PhraseTable:
-    """Replace key phrases (longest first) in a word list, with one compiled regex."""
+def link_decision(scores: Sequence[float]) -> str:
+    """What ranked hit scores (best first) say about the message.
+
+    "confident": the best hit is the procedure meant (at least CONFIDENT and
+    MARGIN ahead of the runner-up, or exactly its name); "ambiguous": offer the
+    hits to choose from (best at least MENTIONED); "weak": no procedure named.
+    """
+    if not scores or scores[0] < MENTIONED:
+        return "weak"
+    best, runner_up = scores[0], (scores[1] if len(scores) > 1 else 0.0)
+    if best >= CONFIDENT and best - runner_up >= MARGIN - 1e-9 or best >= EXACT > runner_up:
+        return "confident"
+    return "ambiguous"
+
+
+def _lengths_by_first_word(phrases: Iterable[Phrase]) -> dict[str, tuple[int, ...]]:
+    """For each first word, the lengths of the phrases it starts, longest first."""
+    lengths: dict[str, set[int]] = defaultdict(set)
+    for phrase in phrases:
+        lengths[phrase[0]].add(len(phrase))
+    return {word: tuple(sorted(ns, reverse=True)) for word, ns in lengths.items()}
+
+
+class _Replacements:
+    """Replace folded key phrases (longest first) in a word list; new words have unknown spelling."""
 
     def __init__(self, table: dict[Phrase, Phrase]) -> None:
-        self._table = {" ".join(key): " ".join(value) for key, value in table.items() if key}
-        keys = sorted(self._table, key=lambda key: (-len(key), key))
-        alternatives = "|".join(re.escape(key) for key in keys) or "(?!)"
-        self._pattern = re.compile(rf"(?<![0-9a-z])(?:{alternatives})(?![0-9a-z])")
+        self._table = {key: value for key, value in table.items() if key}
+        self._lengths = _lengths_by_first_word(self._table)
 
-    def apply(self, words: Sequence[str]) -> list[str]:
-        text = self._pattern.sub(lambda match: self._table[match.group(0)], " ".join(words))
-        return text.split()
-
-    def find(self, words: Sequence[str], i: int) -> Optional[Phrase]:
+    def find(self, words: Sequence[Word], i: int) -> Optional[Phrase]:
         """The longest key starting at ``words[i]``, if any."""
-        match = self._pattern.match(" ".join(words[i:]))
-        return tuple(match.group(0).split()) if match else None
+        for n in self._lengths.get(words[i][0], ()):
+            key = tuple(token for token, _ in words[i : i + n])
+            if len(key) == n and key in self._table:
+                return key
+        return None
+
+    def get(self, key: Phrase) -> Phrase:
+        return self._table[key]
+
+    def apply(self, words: Sequence[Word]) -> list[Word]:
+        result: list[Word] = []
+        i = 0
+        while i < len(words):
+            key = self.find(words, i)
+            if key is None:
+                result.append(words[i])
+                i += 1
+            else:
+                result += [(token, None) for token in self._table[key]]
+                i += len(key)
+        return result
+
+
+class _SpelledPhrases:
+    """Phrases matched with their spelling (fillers, question words).
+
+    A phrase matches where the folded words are the same and every word whose
+    spelling is known is spelled as in the file. A match is uncertain when some
+    spelling is unknown and the folded phrase also occurs in a name spelled
+    otherwise ("thi": "thì" or "dự thi").
+    """
+
+    def __init__(self, phrases: Iterable[Spelled]) -> None:
+        self._spellings: dict[Phrase, set[Phrase]] = defaultdict(set)
+        for phrase in phrases:
+            if phrase:
+                self._spellings[tuple(t for t, _ in phrase)].add(tuple(f for _, f in phrase))
+        self._lengths = _lengths_by_first_word(self._spellings)
+        self._ambiguous: set[Phrase] = set()
+
+    def learn(self, names: Iterable[Sequence[Word]]) -> None:
+        """Mark the phrases some name spells otherwise (ambiguous when typed without marks)."""
+        for words in names:
+            for i in range(len(words)):
+                for n in self._lengths.get(words[i][0], ()):
+                    key = tuple(t for t, _ in words[i : i + n])
+                    spellings = self._spellings.get(key) if len(key) == n else None
+                    spelled = tuple(f for _, f in words[i : i + n])
+                    if spellings and None not in spelled and spelled not in spellings:
+                        self._ambiguous.add(key)
+
+    def find(self, words: Sequence[Word], i: int) -> Optional[tuple[int, bool]]:
+        """The longest phrase starting at ``words[i]``: (length, certain), if any."""
+        for n in self._lengths.get(words[i][0], ()):
+            key = tuple(t for t, _ in words[i : i + n])
+            spellings = self._spellings.get(key) if len(key) == n else None
+            if not spellings:
+                continue
+            typed = [f for _, f in words[i : i + n]]
+            if any(all(t is None or t == s for t, s in zip(typed, spelling)) for spelling in spellings):
+                return n, key not in self._ambiguous or all(t is not None for t in typed)
+        return None
 
 
 def _pairs(words: Sequence[str]) -> frozenset[tuple[str, str]]:
@@ -93,6 +218,10 @@ def _pairs(words: Sequence[str]) -> frozenset[tuple[str, str]]:
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _is_marked(words: Sequence[tuple[str, str]]) -> bool:
+    return any(form != token for token, form in words)
 
 
 class SearchIndex:
@@ -111,36 +240,78 @@ class SearchIndex:
         vocabulary: Vocabulary,
         curated: Iterable[str] = (),
     ) -> None:
-        self._synonyms = vocabulary.synonyms
-        self._synonym_keys = _PhraseTable({key: () for key in vocabulary.synonyms})
-        self._abbreviations = _PhraseTable(vocabulary.abbreviations)
-        self._fillers = _PhraseTable({phrase: () for phrase in vocabulary.fillers})
+        self._synonyms = _Replacements({key: () for key in vocabulary.synonyms})
+        self._synonym_readings = vocabulary.synonyms
+        self._abbreviations = _Replacements(vocabulary.abbreviations)
+        self._fillers = _SpelledPhrases(vocabulary.fillers)
+        self._generic = _SpelledPhrases(vocabulary.generic)
         curated = frozenset(curated)
-        raw: list[tuple[str, str, str, list[str]]] = []
+
+        typed: list[tuple[str, str, str, list[Word], bool]] = []
         for kind, source in (("name", names), ("alias", aliases), ("result", results)):
             for code, text in source:
-                words = self._normalise(fold_tokens(text))
+                spelled = marked_tokens(text)
+                words = self._abbreviations.apply(spelled)
+                typed.append((code, text, kind, words, _is_marked(spelled)))
+        marked_names = [words for _, _, _, words, marked in typed if marked]
+        self._fillers.learn(marked_names)
+        self._generic.learn(marked_names)
+        # A word of an alias written without marks takes the one spelling the
+        # catalog has for it, if only one.
+        spellings: dict[str, set[Optional[str]]] = defaultdict(set)
+        for words in marked_names:
+            for token, form in words:
+                spellings[token].add(form)
+        raw: list[tuple[str, str, str, list[Word]]] = []
+        seen: set[tuple[str, str, tuple[str, ...]]] = set()
+        for marked_first in (True, False):
+            for code, text, kind, words, marked in typed:
+                if marked != marked_first:
+                    continue
+                key = (code, kind, tuple(t for t, _ in words))
+                # "lam giay khai sinh" beside "làm giấy khai sinh" adds nothing but a spelling-blind twin.
+                if key in seen:
+                    continue
+                seen.add(key)
+                if not marked:
+                    words = [(t, next(iter(spellings[t])) if len(spellings[t]) == 1 else None) for t, _ in words]
+                # A name written without diacritics cannot tell "cho" from "chợ": all fillers go.
+                words = self._drop_fillers(words, uncertain_too=not marked)
                 if words:
                     raw.append((code, text, kind, words))
+        raw.sort(key=lambda entry: ({"name": 0, "alias": 1, "result": 2}[entry[2]], entry[0]))
+
         document_frequency: dict[str, int] = defaultdict(int)
-        for _, _, _, words in raw:
-            for word in set(words):
-                document_frequency[word] += 1
+        for *_, words in raw:
+            for token in {t for t, _ in words}:
+                document_frequency[token] += 1
         total = len(raw)
         self._idf = {w: math.log(1 + total / df) for w, df in document_frequency.items()}
         self._unknown_idf = math.log(1 + total)
-        self._codes = [code for code, _, _, _ in raw]
-        self._texts = [text for _, text, _, _ in raw]
-        postings: dict[str, list[int]] = defaultdict(list)
-        pair_postings: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for entry_id, (_, _, _, words) in enumerate(raw):
-            for word in set(words):
-                postings[word].append(entry_id)
-            for pair in _pairs(words):
-                pair_postings[pair].append(entry_id)
-        self._postings = {w: np.array(ids, dtype=np.int32) for w, ids in postings.items()}
-        self._pair_postings = {p: np.array(ids, dtype=np.int32) for p, ids in pair_postings.items()}
-        self._weights = np.array([sum(self._idf[w] for w in set(words)) for *_, words in raw], dtype=np.float64)
+        self._codes = [code for code, *_ in raw]
+        self._texts = [text for _, text, *_ in raw]
+        postings: dict[str, set[int]] = defaultdict(set)
+        any_spelling: dict[str, set[int]] = defaultdict(set)
+        spelled_as: dict[tuple[str, str], set[int]] = defaultdict(set)
+        pair_postings: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for entry_id, (*_, words) in enumerate(raw):
+            for token, form in words:
+                postings[token].add(entry_id)
+                if form is None:
+                    any_spelling[token].add(entry_id)
+                else:
+                    spelled_as[(token, form)].add(entry_id)
+            for pair in _pairs([t for t, _ in words]):
+                pair_postings[pair].add(entry_id)
+
+        def array(ids: set[int]) -> np.ndarray:
+            return np.array(sorted(ids), dtype=np.int32)
+
+        self._postings = {w: array(ids) for w, ids in postings.items()}
+        self._any_spelling = {w: array(ids) for w, ids in any_spelling.items()}
+        self._spelled_as = {key: array(ids | any_spelling.get(key[0], set())) for key, ids in spelled_as.items()}
+        self._pair_postings = {p: array(ids) for p, ids in pair_postings.items()}
+        self._weights = np.array([sum(self._idf[w] for w in {t for t, _ in words}) for *_, words in raw])
         self._factor = np.array([_RESULT_FACTOR if kind == "result" else 1.0 for _, _, kind, _ in raw])
         self._bonus = np.array([_CURATED_BONUS if code in curated else 0.0 for code, *_ in raw])
         self._by_deletion: dict[str, set[str]] = defaultdict(set)
@@ -152,8 +323,59 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self._codes)
 
-    def _normalise(self, words: Sequence[str]) -> list[str]:
-        return self._fillers.apply(self._abbreviations.apply(words))
+    def _drop_fillers(self, words: Sequence[Word], uncertain_too: bool = False) -> list[Word]:
+        """Words without fillers; uncertain ones ("thi": "thì" or "dự thi") stay unless ``uncertain_too``."""
+        kept: list[Word] = []
+        i = 0
+        while i < len(words):
+            found = self._fillers.find(words, i)
+            if found is None:
+                kept.append(words[i])
+                i += 1
+                continue
+            length, certain = found
+            if not certain and not uncertain_too:
+                kept += words[i : i + length]
+            i += length
+        return kept
+
+    def _roles(self, words: Sequence[Word]) -> list[tuple[str, Optional[str], bool]]:
+        """(token, spelling, soft) for the words a query keeps; soft words weigh little.
+
+        An uncertain filler ("thi", "can") is a word of a name when it stands
+        next to a word it goes with in some name ("du thi", "can cuoc").
+        """
+        filler = [False] * len(words)
+        i = 0
+        while i < len(words):
+            found = self._fillers.find(words, i)
+            length = found[0] if found else 1
+            filler[i : i + length] = [bool(found)] * length
+            i += length
+        tokens = [token for token, _ in words]
+        soft = list(filler)
+        for j in range(len(words)):
+            if filler[j] and any(
+                0 <= a and b < len(words) and not filler[a if a != j else b] and self._go_together(tokens[a], tokens[b])
+                for a, b in ((j - 1, j), (j, j + 1))
+            ):
+                soft[j] = False
+        i = 0
+        while i < len(words):
+            found = self._generic.find(words, i)
+            length = found[0] if found else 1
+            if found:
+                soft[i : i + length] = [True] * length
+            i += length
+        return [(token, form, is_soft) for (token, form), is_soft in zip(words, soft)]
+
+    def _go_together(self, first: str, second: str) -> bool:
+        """Whether the two words stand together in a fair share of the names that have the rarer one."""
+        together = self._pair_postings.get((first, second))
+        if together is None:
+            return False
+        rarer = min(len(self._postings[first]), len(self._postings[second]))
+        return len(together) >= _TOGETHER * rarer
 
     def _correct(self, word: str) -> Optional[str]:
         """A known word one typo away ("sinhf" -> "sinh", "ddang" -> "dang")."""
@@ -167,32 +389,39 @@ class SearchIndex:
             return None
         return max(candidates, key=lambda c: (-self._idf[c], c))
 
-    def _variants(self, query: str) -> list[tuple[list[str], int]]:
+    def _variants(self, query: str) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
         """Readings of the query: as typed and with colloquial synonyms; (words, typos)."""
-        words = self._abbreviations.apply(fold_tokens(query))
-        segments: list[list[Phrase]] = []
+        # Words typed without marks may have any spelling.
+        typed: list[Word] = [(t, None if form == t else form) for t, form in marked_tokens(query)]
+        words = self._abbreviations.apply(typed)
+        segments: list[list[list[Word]]] = []
         i = 0
         while i < len(words):
-            key = self._synonym_keys.find(words, i)
+            key = self._synonyms.find(words, i)
             if key:
-                segments.append([key, *self._synonyms[key]])
+                readings: list[list[Word]] = [[(t, None) for t in reading] for reading in self._synonym_readings[key]]
+                segments.append([list(words[i : i + len(key)]), *readings])
                 i += len(key)
             else:
-                segments.append([(words[i],)])
+                segments.append([[words[i]]])
                 i += 1
-        variants: list[tuple[list[str], int]] = []
+        variants: list[tuple[list[tuple[str, Optional[str], bool]], int]] = []
         for choice in product(*segments):
-            readings = [w for phrase in choice for w in phrase]
-            readings = self._normalise(readings)
+            reading = self._drop_fillers([w for phrase in choice for w in phrase])
             typos = 0
-            corrected: list[str] = []
-            for word in readings:
-                fixed = self._correct(word)
+            corrected: dict[str, tuple[Optional[str], bool]] = {}
+            for token, form, soft in self._roles(reading):
+                fixed = self._correct(token)
                 if fixed:
                     typos += 1
-                corrected.append(fixed or word)
-            unique = list(dict.fromkeys(corrected))
-            if unique and all(unique != v for v, _ in variants):
+                    token, form = fixed, None
+                if token in corrected:  # a repeated word counts once, as its strongest part
+                    before_form, before_soft = corrected[token]
+                    corrected[token] = (before_form or form, before_soft and soft)
+                else:
+                    corrected[token] = (form, soft)
+            unique = [(token, form, soft) for token, (form, soft) in corrected.items()]
+            if any(not soft for _, _, soft in unique) and all(unique != v for v, _ in variants):
                 variants.append((unique, typos))
             if len(variants) >= _MAX_VARIANTS:
                 break
@@ -219,32 +448,68 @@ class SearchIndex:
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         return [(code, round(score, 4), self._texts[entry_id]) for code, (score, entry_id) in ranked]
 
-    def _scores(self, words: list[str], typos: int) -> Optional[np.ndarray]:
-        """Score of every entry for one reading of the query (0 where nothing matches)."""
-        matched = np.zeros(len(self._codes))
-        query_weight = 0.0
-        for word in words:
-            weight = self._idf.get(word, self._unknown_idf)
-            query_weight += weight
-            ids = self._postings.get(word)
+    def _scores(self, words: list[tuple[str, Optional[str], bool]], typos: int) -> Optional[np.ndarray]:
+        """Score of every entry for one reading of the query (0 where no naming word matches)."""
+        size = len(self._codes)
+        query_matched = np.zeros(size)
+        name_matched = np.zeros(size)
+        naming = np.zeros(size)
+        found = np.zeros(size)
+        # (IDF, where it matched and how strongly) of each naming word
+        naming_words: list[tuple[float, list[tuple[np.ndarray, float]]]] = []
+        for token, form, soft in words:
+            weight = self._idf.get(token, self._unknown_idf)
+            ids = self._postings.get(token)
+            parts: list[tuple[np.ndarray, float]] = []
             if ids is not None:
-                matched[ids] += weight
-        if not matched.any():
+                found[ids] += 1.0
+                if form is None:
+                    parts = [(ids, 1.0)]
+                else:
+                    # Every spelling matches a little; the one typed (or an unknown one) fully.
+                    exact = self._spelled_as.get((token, form))
+                    if exact is None:
+                        exact = self._any_spelling.get(token)
+                    parts = [(ids, _FOLDED_ONLY)] + ([(exact, 1.0 - _FOLDED_ONLY)] if exact is not None else [])
+            for part_ids, strength in parts:
+                name_matched[part_ids] += weight * strength
+                # Light words count where the name has them, and are not missed where it has not.
+                if not soft:
+                    query_matched[part_ids] += weight * strength
+                    naming[part_ids] += strength
+            if not soft:
+                naming_words.append((weight, parts))
+        if not naming.any():
             return None
-        query_coverage = matched / query_weight
-        name_coverage = matched / self._weights
-        pairs = _pairs(words)
-        if pairs:
-            in_order = np.zeros(len(self._codes))
-            for pair in pairs:
-                ids = self._pair_postings.get(pair)
-                if ids is not None:
-                    in_order[ids] += 1.0
-            order = in_order / len(pairs)
-        else:
-            order = name_coverage
-        scores = query_coverage * (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage)
-        scores *= self._factor * (_TYPO_FACTOR**typos)
-        scores = np.minimum(1.0, scores + self._bonus)
-        scores[matched == 0] = 0.0
-        return scores
+        name_coverage = name_matched / self._weights
+        in_order = np.zeros(size)
+        # Pairs as typed, and with the light words left out ("khai sinh cho con": "sinh con").
+        pairs = _pairs([token for token, _, _ in words]) | _pairs([token for token, _, soft in words if not soft])
+        for pair in pairs:
+            ids = self._pair_postings.get(pair)
+            if ids is not None:
+                in_order[ids] += 1.0
+        order = np.where(found >= 2, np.minimum(1.0, in_order / np.maximum(found - 1, 1.0)), name_coverage)
+        shape = (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage) * self._factor * (_TYPO_FACTOR**typos)
+
+        # Every naming word the name lacks counts against it at first; then the
+        # words no close candidate has (the user's own situation: "nhà em vừa
+        # có em bé") count only _DILUTION of their weight.
+        query_weight = sum(weight for weight, _ in naming_words)
+        scores = query_matched / query_weight * shape
+        scores[naming == 0] = 0.0
+        in_best = scores >= _CANDIDATE_SHARE * scores.max()
+        chatter_weight = 0.0
+        chatter_matched = np.zeros(size)
+        for weight, parts in naming_words:
+            if not any(in_best[part_ids].any() for part_ids, _ in parts):
+                chatter_weight += weight
+                for part_ids, strength in parts:
+                    chatter_matched[part_ids] += weight * strength
+        if chatter_weight:
+            missing = (query_weight - chatter_weight - (query_matched - chatter_matched)) + _DILUTION * (
+                chatter_weight - chatter_matched
+            )
+            scores = query_matched / np.maximum(query_matched + missing, 1e-9) * shape
+            scores[naming == 0] = 0.0
+        return np.minimum(1.0, scores + np.where(naming > 0, self._bonus, 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import fold
+from knowledge import fold, link_decision
 
 
 @pytest.mark.parametrize(
@@ -106,8 +106,10 @@ def test_one_typo_per_word_is_forgiven(kb, query):
     "with_marks, without",
     [("Đăng ký tạm trú", "dang ky tam tru"), ("Cấp lại thẻ căn cước", "cap lai the can cuoc"), ("sổ đỏ", "SO DO")],
 )
-def test_diacritics_and_case_do_not_change_results(kb, with_marks, without):
-    assert [(h.code, h.score) for h in kb.search(with_marks)] == [(h.code, h.score) for h in kb.search(without)]
+def test_diacritics_and_case_do_not_change_the_best_hit(kb, with_marks, without):
+    # Correct diacritics find what bare letters find; they only rank look-alike spellings lower.
+    assert [(h.code, h.score) for h in kb.search(with_marks, k=1)] == [(h.code, h.score) for h in kb.search(without, k=1)]
+    assert kb.search(with_marks.upper(), k=3) == kb.search(with_marks, k=3)
 
 
 @pytest.mark.parametrize("query", ["làm giấy khai sinh", "đổi căn cước", "sang tên sổ đỏ", "Đăng ký tạm trú"])
@@ -118,7 +120,8 @@ def test_exact_names_and_aliases_are_confident(kb, query):
 
 @pytest.mark.parametrize("query", ["đăng ký", "giấy phép", "xe", "bảo hiểm"])
 def test_vague_queries_are_not_confident(kb, query):
-    assert kb.search(query, k=1)[0].confidence != "confident"
+    hits = kb.search(query, k=2)
+    assert link_decision([h.score for h in hits]) != "confident"
 
 
 @pytest.mark.parametrize("query", ["thời tiết hôm nay", "xin chào", "cách nấu phở", "tôi muốn mua vé máy bay"])
