@@ -343,8 +343,8 @@ class TelegramChannel:
         assistant: Assistant,
         settings: Settings,
         *,
-        chat_burst: int = CHAT_BURST,
-        chat_per_second: float = CHAT_PER_SECOND,
+        chat_burst: int | None = None,
+        chat_per_second: float | None = None,
         poll_timeout: timedelta = POLL_TIMEOUT,
     ):
         self.webhook_url = settings.telegram_webhook_url
@@ -363,7 +363,7 @@ class TelegramChannel:
             Application.builder()
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
-            .rate_limiter(ChatThrottledRateLimiter(chat_burst, chat_per_second))
+            .rate_limiter(ChatThrottledRateLimiter(chat_burst or CHAT_BURST, chat_per_second or CHAT_PER_SECOND))
             .concurrent_updates(ChatOrderedUpdateProcessor())
         )
         if self.webhook_url:
