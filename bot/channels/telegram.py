@@ -79,6 +79,11 @@ CHAT_BURST = 5
 CHAT_PER_SECOND = 1.0
 POLL_TIMEOUT = timedelta(seconds=30)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# What people send instead of words (named in the log line; all get the same polite reply).
+NOT_TEXT_KINDS = (
+    "photo", "sticker", "voice", "audio", "video", "video_note", "animation", "document", "location", "venue",
+    "contact", "poll", "dice",
+)
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 
 
@@ -494,7 +499,7 @@ class TelegramChannel:
         assert update.message is not None
         chat_id = update.message.chat_id
         self.mark_reachable(chat_id)
-        kind = type(update.message.effective_attachment).__name__ if update.message.effective_attachment else "other"
+        kind = next((k for k in NOT_TEXT_KINDS if getattr(update.message, k, None)), "other message")
         log.info("telegram chat=%s sent a %s; answered that only text is read", chat_id, kind)
         await self.send_replies(chat_id, self.responses.render("telegram_not_text"))
 
