@@ -414,6 +414,9 @@ class TelegramChannel:
                 log.warning("Telegram not reachable yet (%s); trying again in %.0f s.", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+            except Exception:  # a bug must not pass silently in a background task
+                log.exception("The Telegram channel could not start; it stays off.")
+                return
 
     async def start(self) -> None:
         """Connects (getMe), sets the webhook or starts long polling, lists the commands, starts handling."""
