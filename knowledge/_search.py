@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from operator import itemgetter
 from dataclasses import dataclass
 from itertools import product
 from typing import Iterable, Optional, Sequence
@@ -93,6 +94,7 @@ _CANDIDATE_SHARE = 0.5
 _FOLDED_ONLY = 0.35
 
 Phrase = tuple[str, ...]
+_first, _second = itemgetter(0), itemgetter(1)
 # A word: its folded token and how it was spelled (None: unknown, any spelling).
 Word = tuple[str, Optional[str]]
 # A phrase from a data file: (folded token, spelling) per word.
@@ -149,7 +151,7 @@ class _Replacements:
     def find(self, words: Sequence[Word], i: int) -> Optional[Phrase]:
         """The longest key starting at ``words[i]``, if any."""
         for n in self._lengths.get(words[i][0], ()):
-            key = tuple(token for token, _ in words[i : i + n])
+            key = tuple(map(_first, words[i : i + n]))
             if len(key) == n and key in self._table:
                 return key
         return None
@@ -193,20 +195,20 @@ class _SpelledPhrases:
         for words in names:
             for i in range(len(words)):
                 for n in self._lengths.get(words[i][0], ()):
-                    key = tuple(t for t, _ in words[i : i + n])
+                    key = tuple(map(_first, words[i : i + n]))
                     spellings = self._spellings.get(key) if len(key) == n else None
-                    spelled = tuple(f for _, f in words[i : i + n])
+                    spelled = tuple(map(_second, words[i : i + n]))
                     if spellings and None not in spelled and spelled not in spellings:
                         self._ambiguous.add(key)
 
     def find(self, words: Sequence[Word], i: int) -> Optional[tuple[int, bool]]:
         """The longest phrase starting at ``words[i]``: (length, certain), if any."""
         for n in self._lengths.get(words[i][0], ()):
-            key = tuple(t for t, _ in words[i : i + n])
+            key = tuple(map(_first, words[i : i + n]))
             spellings = self._spellings.get(key) if len(key) == n else None
             if not spellings:
                 continue
-            typed = [f for _, f in words[i : i + n]]
+            typed = tuple(map(_second, words[i : i + n]))
             if any(all(t is None or t == s for t, s in zip(typed, spelling)) for spelling in spellings):
                 return n, key not in self._ambiguous or all(t is not None for t in typed)
         return None
@@ -255,7 +257,6 @@ class SearchIndex:
                 typed.append((code, text, kind, words, _is_marked(spelled)))
         marked_names = [words for _, _, _, words, marked in typed if marked]
         self._fillers.learn(marked_names)
-        self._generic.learn(marked_names)
         # A word of an alias written without marks takes the one spelling the
         # catalog has for it, if only one.
         spellings: dict[str, set[Optional[str]]] = defaultdict(set)
@@ -432,54 +433,70 @@ class SearchIndex:
         if k <= 0:
             return []
         best: dict[str, tuple[float, int]] = {}
+        # Readings share most words: each word's matches are worked out once.
+        matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]] = {}
         for words, typos in self._variants(query):
-            scores = self._scores(words, typos)
+            scores = self._scores(words, typos, matches)
             if scores is None:
                 continue
             candidates = np.flatnonzero(scores)
             # Several entries (name, aliases, results) share a code: keep enough.
             keep = min(len(candidates), 8 * k + 40)
             top = candidates[np.argpartition(-scores[candidates], keep - 1)[:keep]] if keep < len(candidates) else candidates
-            for entry_id in top.tolist():
-                score = float(scores[entry_id])
+            for entry_id, score in zip(top.tolist(), scores[top].tolist()):
                 code = self._codes[entry_id]
                 if score > best.get(code, (0.0, -1))[0]:
                     best[code] = (score, entry_id)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         return [(code, round(score, 4), self._texts[entry_id]) for code, (score, entry_id) in ranked]
 
-    def _scores(self, words: list[tuple[str, Optional[str], bool]], typos: int) -> Optional[np.ndarray]:
+    def _matches(self, token: str, form: Optional[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(IDF-weighted match strength, 1 where the folded word is) of every entry for one query word."""
+        size = len(self._codes)
+        strength = np.zeros(size)
+        found = np.zeros(size)
+        ids = self._postings.get(token)
+        if ids is not None:
+            weight = self._idf[token]
+            found[ids] = 1.0
+            if form is None:
+                strength[ids] = weight
+            else:
+                # Every spelling matches a little; the one typed (or an unknown one) fully.
+                strength[ids] = weight * _FOLDED_ONLY
+                exact = self._spelled_as.get((token, form))
+                if exact is None:
+                    exact = self._any_spelling.get(token)
+                if exact is not None:
+                    strength[exact] = weight
+        return strength, found
+
+    def _scores(
+        self,
+        words: list[tuple[str, Optional[str], bool]],
+        typos: int,
+        matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]],
+    ) -> Optional[np.ndarray]:
         """Score of every entry for one reading of the query (0 where no naming word matches)."""
         size = len(self._codes)
         query_matched = np.zeros(size)
         name_matched = np.zeros(size)
-        naming = np.zeros(size)
         found = np.zeros(size)
-        # (IDF, where it matched and how strongly) of each naming word
-        naming_words: list[tuple[float, list[tuple[np.ndarray, float]]]] = []
+        # (IDF, match strength per entry) of each naming word
+        naming_words: list[tuple[float, np.ndarray]] = []
         for token, form, soft in words:
-            weight = self._idf.get(token, self._unknown_idf)
-            ids = self._postings.get(token)
-            parts: list[tuple[np.ndarray, float]] = []
-            if ids is not None:
-                found[ids] += 1.0
-                if form is None:
-                    parts = [(ids, 1.0)]
-                else:
-                    # Every spelling matches a little; the one typed (or an unknown one) fully.
-                    exact = self._spelled_as.get((token, form))
-                    if exact is None:
-                        exact = self._any_spelling.get(token)
-                    parts = [(ids, _FOLDED_ONLY)] + ([(exact, 1.0 - _FOLDED_ONLY)] if exact is not None else [])
-            for part_ids, strength in parts:
-                name_matched[part_ids] += weight * strength
-                # Light words count where the name has them, and are not missed where it has not.
-                if not soft:
-                    query_matched[part_ids] += weight * strength
-                    naming[part_ids] += strength
+            key = (token, form)
+            if key not in matches:
+                matches[key] = self._matches(token, form)
+            strength, where = matches[key]
+            name_matched += strength
+            found += where
+            # Light words count where the name has them, and are not missed where it has not.
             if not soft:
-                naming_words.append((weight, parts))
-        if not naming.any():
+                query_matched += strength
+                naming_words.append((self._idf.get(token, self._unknown_idf), strength))
+        named = query_matched > 0
+        if not named.any():
             return None
         name_coverage = name_matched / self._weights
         in_order = np.zeros(size)
@@ -490,26 +507,23 @@ class SearchIndex:
             if ids is not None:
                 in_order[ids] += 1.0
         order = np.where(found >= 2, np.minimum(1.0, in_order / np.maximum(found - 1, 1.0)), name_coverage)
-        shape = (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage) * self._factor * (_TYPO_FACTOR**typos)
+        shape = (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage) * self._factor
+        shape *= _TYPO_FACTOR**typos
 
         # Every naming word the name lacks counts against it at first; then the
         # words no close candidate has (the user's own situation: "nhà em vừa
         # có em bé") count only _DILUTION of their weight.
         query_weight = sum(weight for weight, _ in naming_words)
         scores = query_matched / query_weight * shape
-        scores[naming == 0] = 0.0
         in_best = scores >= _CANDIDATE_SHARE * scores.max()
-        chatter_weight = 0.0
-        chatter_matched = np.zeros(size)
-        for weight, parts in naming_words:
-            if not any(in_best[part_ids].any() for part_ids, _ in parts):
-                chatter_weight += weight
-                for part_ids, strength in parts:
-                    chatter_matched[part_ids] += weight * strength
-        if chatter_weight:
+        chatter = [(weight, strength) for weight, strength in naming_words if not strength[in_best].any()]
+        if chatter:
+            chatter_weight = sum(weight for weight, _ in chatter)
+            chatter_matched = sum(strength for _, strength in chatter)
             missing = (query_weight - chatter_weight - (query_matched - chatter_matched)) + _DILUTION * (
                 chatter_weight - chatter_matched
             )
             scores = query_matched / np.maximum(query_matched + missing, 1e-9) * shape
-            scores[naming == 0] = 0.0
-        return np.minimum(1.0, scores + np.where(naming > 0, self._bonus, 0.0))
+        scores = np.minimum(1.0, scores + self._bonus)
+        scores[~named] = 0.0
+        return scores
