@@ -51,9 +51,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from operator import itemgetter
 from dataclasses import dataclass
 from itertools import product
+from operator import itemgetter
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
