@@ -214,6 +214,17 @@ class _SpelledPhrases:
         return None
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """One reading of a query, scored strictly (every missing naming word counts fully)."""
+
+    naming_words: list[tuple[float, np.ndarray]]  # (IDF, match strength per entry)
+    query_weight: float  # IDF of all naming words
+    query_matched: np.ndarray  # IDF of the naming words each entry has
+    shape: np.ndarray  # the bracket of the score formula; 0 where no naming word matches
+    strict: np.ndarray
+
+
 def _pairs(words: Sequence[str]) -> frozenset[tuple[str, str]]:
     return frozenset(zip(words, words[1:]))
 
@@ -432,18 +443,24 @@ class SearchIndex:
         """Best procedures for ``query``: (code, score, matched text), best first."""
         if k <= 0:
             return []
-        best: dict[str, tuple[float, int]] = {}
         # Readings share most words: each word's matches are worked out once.
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]] = {}
-        for words, typos in self._variants(query):
-            scores = self._scores(words, typos, matches)
-            if scores is None:
-                continue
+        readings = [r for words, typos in self._variants(query) if (r := self._reading(words, typos, matches)) is not None]
+        if not readings:
+            return []
+        # The close candidates of every reading decide which words tell procedures apart.
+        top = max(float(r.strict.max()) for r in readings)
+        close = np.zeros(len(self._codes), dtype=bool)
+        for reading in readings:
+            close |= reading.strict >= _CANDIDATE_SHARE * top
+        best: dict[str, tuple[float, int]] = {}
+        for reading in readings:
+            scores = self._scores(reading, close)
             candidates = np.flatnonzero(scores)
             # Several entries (name, aliases, results) share a code: keep enough.
             keep = min(len(candidates), 8 * k + 40)
-            top = candidates[np.argpartition(-scores[candidates], keep - 1)[:keep]] if keep < len(candidates) else candidates
-            for entry_id, score in zip(top.tolist(), scores[top].tolist()):
+            kept = candidates[np.argpartition(-scores[candidates], keep - 1)[:keep]] if keep < len(candidates) else candidates
+            for entry_id, score in zip(kept.tolist(), scores[kept].tolist()):
                 code = self._codes[entry_id]
                 if score > best.get(code, (0.0, -1))[0]:
                     best[code] = (score, entry_id)
@@ -471,13 +488,13 @@ class SearchIndex:
                     strength[exact] = weight
         return strength, found
 
-    def _scores(
+    def _reading(
         self,
         words: list[tuple[str, Optional[str], bool]],
         typos: int,
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]],
-    ) -> Optional[np.ndarray]:
-        """Score of every entry for one reading of the query (0 where no naming word matches)."""
+    ) -> Optional[_Reading]:
+        """One reading of the query scored with every missing naming word counted fully; None if nothing matches."""
         size = len(self._codes)
         query_matched = np.zeros(size)
         name_matched = np.zeros(size)
@@ -509,21 +526,24 @@ class SearchIndex:
         order = np.where(found >= 2, np.minimum(1.0, in_order / np.maximum(found - 1, 1.0)), name_coverage)
         shape = (_BASE_WEIGHT + _ORDER_WEIGHT * order + _NAME_WEIGHT * name_coverage) * self._factor
         shape *= _TYPO_FACTOR**typos
-
-        # Every naming word the name lacks counts against it at first; then the
-        # words no close candidate has (the user's own situation: "nhà em vừa
-        # có em bé") count only _DILUTION of their weight.
+        shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        scores = query_matched / query_weight * shape
-        in_best = scores >= _CANDIDATE_SHARE * scores.max()
-        chatter = [(weight, strength) for weight, strength in naming_words if not strength[in_best].any()]
+        return _Reading(naming_words, query_weight, query_matched, shape, query_matched / query_weight * shape)
+
+    def _scores(self, reading: _Reading, close: np.ndarray) -> np.ndarray:
+        """Final score of every entry for one reading (0 where no naming word matches).
+
+        Every naming word the name lacks counts against it: fully when a close
+        candidate has the word, at _DILUTION when none has, for then it is the
+        user's own situation ("nhà em vừa có em bé"), not a variant.
+        """
+        chatter = [(weight, strength) for weight, strength in reading.naming_words if not strength[close].any()]
+        scores = reading.strict
         if chatter:
             chatter_weight = sum(weight for weight, _ in chatter)
             chatter_matched = sum(strength for _, strength in chatter)
-            missing = (query_weight - chatter_weight - (query_matched - chatter_matched)) + _DILUTION * (
-                chatter_weight - chatter_matched
-            )
-            scores = query_matched / np.maximum(query_matched + missing, 1e-9) * shape
-        scores = np.minimum(1.0, scores + self._bonus)
-        scores[~named] = 0.0
-        return scores
+            matched = reading.query_matched
+            missing = reading.query_weight - chatter_weight - (matched - chatter_matched)
+            missing += _DILUTION * (chatter_weight - chatter_matched)
+            scores = matched / np.maximum(matched + missing, 1e-9) * reading.shape
+        return np.where(reading.shape > 0, np.minimum(1.0, scores + self._bonus), 0.0)
