@@ -30,6 +30,37 @@ async def _parse_lines(model_dir: Path) -> None:
         print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
 
 
+def _evaluate(model_dir: Path, model_path: Path | None, data: Path, out: Path, warm_up: int) -> int:
+    from nlu.evaluate import latency_ms, predict, read_heldout, report, score
+    from nlu.model import ModelMissingError, NluModel
+
+    try:
+        examples = read_heldout(data)
+    except (OSError, ValueError) as e:
+        print(f"cannot read the held-out set: {e}", file=sys.stderr)
+        return 2
+    try:
+        model = NluModel.load(model_dir, model_path)
+    except ModelMissingError as e:
+        print(e, file=sys.stderr)
+        return 2
+    # The first parses pay for lazy imports and caches; latency is for a warm model.
+    predict(model, [e.text for e in examples[:warm_up]])
+    predictions = predict(model, [e.text for e in examples])
+    result = {
+        "data": str(data),
+        "model": model.path.name,
+        "load_seconds": round(model.load_seconds, 3),
+        **score(examples, predictions),
+        "latency_ms": latency_ms(predictions),
+    }
+    print(report(result))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--model-dir")
     parse = sub.add_parser("parse", help="read lines on stdin, write one JSON line each")
     parse.add_argument("--model-dir")
+    evaluate = sub.add_parser("evaluate", help="score the model on the held-out set; print and write JSON")
+    evaluate.add_argument("--data", type=Path, default=None, help="held-out YAML (default: bench/data/nlu_heldout.yml)")
+    evaluate.add_argument("--out", type=Path, default=None, help="JSON results (default: bench/results/nlu_eval.json)")
+    evaluate.add_argument("--warm-up", type=int, default=10, help="parses before timing (default: %(default)s)")
+    evaluate.add_argument("--model-dir")
+    evaluate.add_argument("--model", type=Path, default=None, help="a model archive (default: the current one)")
     args = parser.parse_args(argv)
     if args.command == "train":
         from nlu.train import main as train_main
@@ -46,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "parse":
         asyncio.run(_parse_lines(_model_dir(args.model_dir)))
         return 0
+    if args.command == "evaluate":
+        from nlu.evaluate import HELDOUT, RESULTS
+
+        return _evaluate(_model_dir(args.model_dir), args.model, args.data or HELDOUT, args.out or RESULTS, args.warm_up)
     return 2
 
 

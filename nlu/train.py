@@ -16,25 +16,33 @@ DATA_DIR = ROOT / "nlu" / "data"
 KEEP_MODELS = 3
 log = logging.getLogger(__name__)
 
+# The knowledge base the procedure linker freezes into the model (code included:
+# the linker pickles the search index).
+KNOWLEDGE_INPUTS = (
+    ("knowledge", "**/*.py"),
+    ("knowledge", "**/*.yml"),
+    ("knowledge", "**/*.jsonl"),
+)
 # What a model is made from: changing any of these makes it stale.
 _INPUTS = (
     ("config.yml", "*"),
     ("requirements.lock", "*"),
     ("nlu", "**/*.py"),
     ("nlu", "**/*.yml"),
-    ("knowledge", "**/*.py"),
-    ("knowledge", "**/*.yml"),
-    ("knowledge", "**/*.jsonl"),
+    *KNOWLEDGE_INPUTS,
 )
+# Code that reads or scores a model but is not part of it: editing it keeps the model fresh.
+_NOT_INPUTS = frozenset({"nlu/__main__.py", "nlu/evaluate.py"})
 
 
-def fingerprint(root: Path = ROOT) -> str:
+def fingerprint(root: Path = ROOT, inputs: tuple[tuple[str, str], ...] = _INPUTS) -> str:
+    """A short hash of the files the inputs name (base folder or file, glob pattern)."""
     digest = hashlib.sha256()
-    for base, pattern in _INPUTS:
+    for base, pattern in inputs:
         path = root / base
         files = [path] if pattern == "*" else sorted(p for p in path.glob(pattern) if "__pycache__" not in p.parts)
         for file in files:
-            if file.is_file():
+            if file.is_file() and file.relative_to(root).as_posix() not in _NOT_INPUTS:
                 digest.update(str(file.relative_to(root)).encode())
                 digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
