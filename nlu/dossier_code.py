@@ -1,7 +1,8 @@
 """Dossier codes as printed on receipts (Circular 01/2018/TT-VPCP): agency-yymmdd-sequence.
 
 Example: 000.00.19.H12-230815-0001 (agency code 000.00.19.H12, received 15/08/2023,
-dossier 0001 of that day). People paste them with spaces or in lower case.
+dossier 0001 of that day). People paste them with spaces or in lower case, and
+sometimes type spaces instead of the dashes ("g22.28 250101 0012").
 """
 
 from __future__ import annotations
@@ -14,17 +15,26 @@ _CODE = re.compile(
     r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,5}(?:\s*\.\s*[A-Za-z0-9]{1,5}){0,4})"
     r"\s*-\s*(?P<date>\d{6})\s*-\s*(?P<seq>\d{3,6})(?!\w)"
 )
+# Spaces instead of dashes: only with a dotted agency code and a plausible date, so
+# that phone and ID numbers typed in groups ("0912 345 678") are not read as codes.
+_SPACED = re.compile(
+    r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,5}(?:\.[A-Za-z0-9]{1,5}){1,4})"
+    r"\s+(?P<date>\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\s+(?P<seq>\d{3,6})(?![\w.-])"
+)
 
 
 def find_dossier_codes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, canonical code) for each dossier code in the text."""
     found = []
-    for m in _CODE.finditer(text):
-        agency = re.sub(r"\s+", "", m.group("agency")).upper()
-        if not any(c.isdigit() for c in agency):
-            continue
-        found.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}"))
-    return found
+    for pattern in (_CODE, _SPACED):
+        for m in pattern.finditer(text):
+            agency = re.sub(r"\s+", "", m.group("agency")).upper()
+            if not any(c.isdigit() for c in agency):
+                continue
+            if any(start < m.end() and m.start() < end for start, end, _ in found):
+                continue
+            found.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}"))
+    return sorted(found)
 
 
 def canonical_dossier_code(text: str) -> str | None:

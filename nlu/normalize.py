@@ -18,6 +18,9 @@ from nlu.dossier_code import find_dossier_codes
 
 LEXICON_FILE = Path(__file__).resolve().parent / "lexicon.yml"
 DOSSIER_TOKEN = "mahosotoken"
+PHONE_TOKEN = "sodienthoaitoken"
+# Vietnamese phone numbers, typed in one piece or in groups: 0912 345 678, +84 912.345.678
+_PHONE = re.compile(r"(?<![\w.+-])(?:\+84|84|0)(?:[\s.-]?\d){8,10}(?![\w.-]*\d)")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff\u00ad]")
 _NON_WORD = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
@@ -54,12 +57,14 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
 
 
 def normalize(text: str, lexicon: Lexicon | None = None) -> str:
-    """The canonical form: NFC, no invisible characters, folded, short forms expanded."""
+    """The canonical form: NFC, no invisible characters, folded, short forms expanded;
+    dossier codes and phone numbers become one token each (what they are, not their digits)."""
     lexicon = load_lexicon() if lexicon is None else lexicon
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     for start, end, _ in reversed(find_dossier_codes(text)):
         text = f"{text[:start]} {DOSSIER_TOKEN} {text[end:]}"
+    text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
     folded = _SPACES.sub(" ", _NON_WORD.sub(" ", fold(text))).strip()
     # Short forms first: "cccd" is a word, not a stretched "cd"; then "khongggg" -> "khong".
     folded = lexicon.expand(folded)

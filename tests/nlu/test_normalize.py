@@ -1,7 +1,7 @@
 import pytest
 
 from nlu.dossier_code import canonical_dossier_code, received_on
-from nlu.normalize import DOSSIER_TOKEN, normalize
+from nlu.normalize import DOSSIER_TOKEN, PHONE_TOKEN, normalize
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,10 @@ def test_composed_and_decomposed_unicode_are_the_same():
         ("G22.28-250101-0012", "G22.28-250101-0012"),
         ("số điện thoại 0912-345-678", None),
         ("ngày 2023-08-15", None),
+        # spaces for dashes: only with a dotted agency and a real date
+        ("xem giúp hồ sơ g22.28 250101 0012 với", "G22.28-250101-0012"),
+        ("000.00.19.H12 231345 0001", None),
+        ("gọi 0912 345 678", None),
     ],
 )
 def test_dossier_codes_are_found_tolerant_of_spaces_and_case(text, code):
@@ -51,3 +55,17 @@ def test_a_dossier_code_becomes_one_token_for_the_classifier():
 def test_the_date_inside_a_code_is_read():
     assert str(received_on("000.00.19.H12-230815-0001")) == "2023-08-15"
     assert received_on("000.00.19.H12-231345-0001") is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("gọi vào số 0912 345 678 giúp tôi", f"goi vao so {PHONE_TOKEN} giup toi"),
+        ("sđt 0912345678", f"so dien thoai {PHONE_TOKEN}"),
+        ("+84 912.345.678 nhé", f"{PHONE_TOKEN} nhe"),
+        ("cccd 001203004567", "can cuoc cong dan 001203004567"),
+        ("5 sao", "5 sao"),
+    ],
+)
+def test_a_phone_number_becomes_one_token(text, expected):
+    assert normalize(text) == expected
