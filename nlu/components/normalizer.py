@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,6 +30,16 @@ class VietnameseNormalizer(GraphComponent):
             # YAML file of short forms to expand (relative to the project, or absolute)
             "lexicon": str(LEXICON_FILE),
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        # Rasa caches training by config and inputs; the lexicon is neither, so a changed
+        # lexicon must change the fingerprint or the classifier keeps the old normalisation.
+        path = Path({**cls.get_default_config(), **config}["lexicon"])
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         unknown = set(config) - set(self.get_default_config())

@@ -2,13 +2,18 @@
 
 At training time it takes the knowledge base's search index (built from
 knowledge/: every catalog name plus the curated guides' colloquial names) and
-persists it with the model, so a model answers the same way wherever it is loaded.
+persists it with the model, with the short-form lexicon and the question phrases,
+so a model answers the same way wherever it is loaded. Each message is searched
+whole and clause by clause (nlu/procedure_query.py); a procedure keeps its best score,
+a little less when only a clause before the question names it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
-from typing import Any, Dict, List, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -19,6 +24,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.components.normalizer import ORIGINAL_TEXT
+from nlu.normalize import LEXICON_FILE, Lexicon
+from nlu.procedure_query import QUESTION_PHRASES_FILE, QuestionPhrases, procedure_queries
 
 PROCEDURES = "procedures"
 
@@ -32,9 +39,32 @@ class ProcedureLinker(GraphComponent):
         return {
             # how many candidate procedures to return
             "top_k": 5,
-            # candidates scoring below this are dropped
-            "min_score": 0.2,
+            # candidates scoring below this are dropped (the flows apply their own,
+            # higher thresholds; this only keeps noise out of the ranking)
+            "min_score": 0.1,
+            # a procedure found only in a clause before the last one (the story people
+            # tell before they ask) scores this much of its match
+            "context_clause_weight": 0.9,
+            # YAML of short forms to expand before searching (as the normaliser's)
+            "lexicon": str(LEXICON_FILE),
+            # YAML of phrases that ask about a procedure and are dropped before searching
+            "question_phrases": str(QUESTION_PHRASES_FILE),
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        # Rasa caches a trained component by its config and inputs; the knowledge base and
+        # the word lists are neither, so without this a retrain would reuse a stale index.
+        from nlu.train import KNOWLEDGE_INPUTS, fingerprint
+
+        digest = hashlib.sha256(fingerprint(inputs=KNOWLEDGE_INPUTS).encode())
+        full = {**cls.get_default_config(), **config}
+        for key in ("lexicon", "question_phrases"):
+            try:
+                digest.update(Path(full[key]).read_bytes())
+            except OSError:
+                digest.update(f"missing {full[key]}".encode())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         unknown = set(config) - set(self.get_default_config())
@@ -45,6 +75,8 @@ class ProcedureLinker(GraphComponent):
         self._resource = resource
         self._index: Any = None
         self._names: Dict[str, str] = {}
+        self._lexicon: Lexicon | None = None
+        self._phrases: QuestionPhrases | None = None
 
     @classmethod
     def create(
@@ -55,12 +87,17 @@ class ProcedureLinker(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         from knowledge import load_knowledge
 
+        try:
+            self._lexicon = Lexicon.from_yaml(Path(self.config["lexicon"]))
+            self._phrases = QuestionPhrases.from_yaml(Path(self.config["question_phrases"]), self._lexicon)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"ProcedureLinker: cannot read its word lists: {e}") from e
         kb = load_knowledge()
         self._index = kb._index  # the knowledge base's own search, frozen into the model
         self._names = {p.code: p.name for p in kb.procedures}
+        artefact = {"index": self._index, "names": self._names, "lexicon": self._lexicon, "phrases": self._phrases}
         with self._storage.write_to(self._resource) as model_dir:
-            blob = pickle.dumps((self._index, self._names), protocol=pickle.HIGHEST_PROTOCOL)
-            (model_dir / "index.pickle").write_bytes(blob)
+            (model_dir / "index.pickle").write_bytes(pickle.dumps(artefact, protocol=pickle.HIGHEST_PROTOCOL))
         return self._resource
 
     @classmethod
@@ -76,18 +113,34 @@ class ProcedureLinker(GraphComponent):
         try:
             with model_storage.read_from(resource) as model_dir:
                 # Our own artefact, written by train() above into the model archive.
-                component._index, component._names = pickle.loads((model_dir / "index.pickle").read_bytes())
-        except (ValueError, FileNotFoundError) as e:
+                artefact = pickle.loads((model_dir / "index.pickle").read_bytes())
+            component._index, component._names = artefact["index"], artefact["names"]
+            component._lexicon, component._phrases = artefact["lexicon"], artefact["phrases"]
+        except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"ProcedureLinker: the model has no procedure index ({resource.name}): {e}") from e
         return component
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(ORIGINAL_TEXT) or message.get(TEXT) or ""
-            found = []
-            if self._index is not None and text.strip():
-                for code, score, _matched in self._index.search(text, self.config["top_k"]):
-                    if score >= self.config["min_score"]:
-                        found.append({"code": code, "name": self._names.get(code, code), "score": round(float(score), 4)})
-            message.set(PROCEDURES, found, add_to_output=True)
+            message.set(PROCEDURES, self._link(text), add_to_output=True)
         return messages
+
+    def _link(self, text: str) -> List[Dict[str, Any]]:
+        if self._index is None or self._lexicon is None or self._phrases is None or not text.strip():
+            return []
+        top_k = self.config["top_k"]
+        best: Dict[str, float] = {}
+        queries = procedure_queries(text, self._lexicon, self._phrases)
+        for position, query in enumerate(queries):
+            is_context = 0 < position < len(queries) - 1
+            weight = self.config["context_clause_weight"] if is_context else 1.0
+            for code, score, _matched in self._index.search(query, top_k):
+                if weight * score > best.get(code, 0.0):
+                    best[code] = weight * float(score)
+        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+        return [
+            {"code": code, "name": self._names.get(code, code), "score": round(score, 4)}
+            for code, score in ranked
+            if score >= self.config["min_score"]
+        ]

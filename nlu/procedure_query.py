@@ -1,0 +1,59 @@
+"""What to search the knowledge base for when a message may name a procedure.
+
+A citizen's message is rarely just a name: "Bố em mới mất. Giờ em muốn làm giấy
+chứng tử cho bố, cần mang những giấy gì?" The knowledge search scores by how much
+of the query a name covers, so the linker searches the whole message and each of
+its sentences / clauses, in the canonical form (short forms expanded), without
+the words that ask *about* a procedure (question_phrases.yml).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from nlu.normalize import DOSSIER_TOKEN, PHONE_TOKEN, Lexicon, normalize
+
+QUESTION_PHRASES_FILE = Path(__file__).resolve().parent / "question_phrases.yml"
+# Sentence and clause breaks people type; the comma matters in long questions. A dot,
+# comma or colon followed by a letter or digit is inside a code or number, not a break.
+_CLAUSE_BREAK = re.compile(r"(?:[?!;\n()]|[.,:](?!\w))+")
+_SPACES = re.compile(r"\s+")
+
+
+class QuestionPhrases:
+    """Phrases (canonical form) that ask about a procedure rather than name it."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        self.phrases = sorted(set(phrases), key=lambda p: (-len(p), p))
+        alternatives = "|".join(re.escape(p) for p in self.phrases + [DOSSIER_TOKEN, PHONE_TOKEN])
+        self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+    @classmethod
+    def from_yaml(cls, path: Path, lexicon: Lexicon) -> QuestionPhrases:
+        """Reads {group: [phrase, ...]}; raises ValueError on another shape."""
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+            raise ValueError(f"{path}: expected groups of phrases, e.g. `fee: [mất bao nhiêu tiền]`")
+        phrases = [normalize(str(p), lexicon) for group in raw.values() for p in group]
+        return cls([p for p in phrases if p])
+
+    def strip(self, canonical: str) -> str:
+        return _SPACES.sub(" ", self._pattern.sub(" ", canonical)).strip()
+
+
+def procedure_queries(text: str, lexicon: Lexicon, phrases: QuestionPhrases) -> list[str]:
+    """The whole message, then (when it has several) each clause in order: canonical, question
+    words dropped, empty and repeated queries left out."""
+    parts = [text]
+    clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+    if len(clauses) > 1:
+        parts += clauses
+    queries: list[str] = []
+    for part in parts:
+        query = phrases.strip(normalize(part, lexicon))
+        if query and query not in queries:
+            queries.append(query)
+    return queries
