@@ -7,6 +7,7 @@ flows it interrupted below (digressions); each frame points at its next step.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.registry import ActionRegistry
-from flows.replies import Button, Reply
+from flows.replies import Button, ChecklistItem, Link, Reply
 from flows.responses import ResponseBook
 from flows.spec import END, Flow, FlowError, Step, parse_flow, validate_flows
 from flows.yamlfile import LineDict, load_yaml
@@ -40,6 +41,9 @@ FALLBACK_FLOW = "fallback"
 CANCEL_INTENT = "cancel"
 RESUME_INTENT = "resume"
 REQUIRED_RESPONSES = ("cancelled", "nothing_to_cancel", "flow_expired", "resume_offer", "internal_error")
+# Frame variable holding run-time buttons, links and a checklist for the flow's next question
+# (ActionContext.extend_prompt); it lives in the state, so /resume and a restart show them again.
+PROMPT_EXTRAS = "prompt_extras"
 
 
 class ActionContext:
@@ -83,6 +87,36 @@ class ActionContext:
         *head, last = self._engine.responses.render(key, **self.values(**values))
         self.replies.extend([*head, replace(last, buttons=buttons)])
 
+    def extend_prompt(
+        self, buttons: tuple[Button, ...] = (), links: tuple[Link, ...] = (), checklist: tuple[ChecklistItem, ...] = ()
+    ) -> None:
+        """Gives this flow's next question run-time buttons (before its own), links and a checklist.
+
+        They stay with the question until it is answered: a rejection, /resume or a restart shows them again.
+        """
+        self.frame_vars[PROMPT_EXTRAS] = {
+            "buttons": [[b.title, b.payload] for b in buttons],
+            "links": [[lk.title, lk.url] for lk in links],
+            "checklist": [[c.text, c.done] for c in checklist],
+        }
+
+
+def _with_extras(replies: list[Reply], frame: dict[str, Any]) -> list[Reply]:
+    """The question's replies with the run-time extras an action gave it (see ActionContext.extend_prompt)."""
+    extras = frame.get("vars", {}).get(PROMPT_EXTRAS)
+    if not extras or not replies:
+        return replies
+    *head, last = replies
+    return [
+        *head,
+        replace(
+            last,
+            buttons=(*(Button(t, p) for t, p in extras["buttons"]), *last.buttons),
+            links=(*last.links, *(Link(t, u) for t, u in extras["links"])),
+            checklist=(*last.checklist, *(ChecklistItem(t, bool(d)) for t, d in extras["checklist"])),
+        ),
+    ]
+
 
 @dataclass
 class State:
@@ -93,7 +127,9 @@ class State:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> State:
-        raw = raw or {}
+        # A deep copy: the stored state must not change under the caller's feet, or a store that
+        # compares old and new (SQLAlchemy's JSON column) sees no change and keeps the old one.
+        raw = copy.deepcopy(raw or {})
         return cls(
             stack=list(raw.get("stack", [])),
             slots=dict(raw.get("slots", {})),
@@ -178,7 +214,7 @@ class FlowEngine:
             if intent == CANCEL_INTENT:
                 out.extend(self.responses.render("cancelled" if st.stack else "nothing_to_cancel"))
                 st.stack.clear()
-            elif intent == RESUME_INTENT and st.stack:
+            elif intent == RESUME_INTENT and st.stack and (parse.from_button or not self._checks_typed_resume(st)):
                 self._prompt(st, st.stack[-1], parse, services, out)
             elif st.stack:
                 self._answer(st, parse, intent, services, out, result)
@@ -214,11 +250,21 @@ class FlowEngine:
         st.stack.append({"flow": flow_id, "step": 0, "vars": {}, "waiting": False})
         result.started.append(flow_id)
 
+    def _checks_typed_resume(self, st: State) -> bool:
+        """A typed "tiếp"/"quay lại" the NLU reads as resume is first offered to the waiting question's validator.
+
+        Only while nothing interrupted the question: after a digression it means "back to what I was doing".
+        """
+        frame = st.stack[-1]
+        step = self.flows[frame["flow"]].steps[frame["step"]]
+        return step.kind == "collect" and step.validate is not None and not frame.get("interrupted")
+
     def _answer(
         self, st: State, parse: ParseResult, intent: str | None, services: Any, out: list[Reply], result: EngineResult
     ) -> None:
         """The user answered the question the top flow asked, or digressed."""
         frame = st.stack[-1]
+        frame.pop("interrupted", None)
         step = self.flows[frame["flow"]].steps[frame["step"]]
         other_flow = self.starts.get(intent or "")
         digression = other_flow is not None and other_flow != frame["flow"] and self.flows[other_flow].interrupts
@@ -233,10 +279,14 @@ class FlowEngine:
                 if digression:
                     self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]
                     return
+                if intent == RESUME_INTENT:  # not an answer here after all: ask the question again
+                    self._prompt(st, frame, parse, services, out)
+                    return
                 self._reject(st, frame, step, status, parse, services, out)
                 return
         st.misses = 0
         frame["waiting"] = False
+        frame.get("vars", {}).pop(PROMPT_EXTRAS, None)  # they belonged to the question just answered
         frame["step"] = self._next_index(self.flows[frame["flow"]], step, frame["step"], None, st.slots)
         self._run(st, parse, services, out, result, fresh=False)
 
@@ -269,13 +319,14 @@ class FlowEngine:
         ctx = ActionContext(self, st, frame, parse, services)
         matching = (r.response for r in step.rejections if r.condition.holds(status, st.slots))
         ctx.say(next(matching, step.prompt or ""))
-        out.extend(ctx.replies)
+        out.extend(_with_extras(ctx.replies, frame))
 
     def _prompt(self, st: State, frame: dict[str, Any], parse: ParseResult, services: Any, out: list[Reply]) -> None:
         step = self.flows[frame["flow"]].steps[frame["step"]]
+        frame.pop("interrupted", None)
         ctx = ActionContext(self, st, frame, parse, services)
         ctx.say(step.prompt or "")
-        out.extend(ctx.replies)
+        out.extend(_with_extras(ctx.replies, frame))
         frame["waiting"] = True
 
     def _next_index(self, flow: Flow, step: Step, index: int, status: str | None, slots: dict[str, Any]) -> int:
@@ -297,6 +348,7 @@ class FlowEngine:
                 st.stack.pop()
                 result.completed.append(flow.id)
                 if st.stack:  # a digression ended: offer to go back to what was interrupted
+                    st.stack[-1]["interrupted"] = True
                     below = self.flows[st.stack[-1]["flow"]]
                     out.extend(self.responses.render("resume_offer", flow_title=below.title or below.description))
                     return
