@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nlu.predict_graph import PredictGraph, load_predict_graph
 from nlu.result import ParseResult, ProcedureMatch
 from nlu.train import model_file
 
@@ -23,8 +24,8 @@ class ModelMissingError(RuntimeError):
 class NluModel:
     """A Rasa NLU model; `parse` is what the Assistant calls for every typed message."""
 
-    def __init__(self, agent: Any, path: Path, load_seconds: float):
-        self._agent = agent
+    def __init__(self, graph: PredictGraph, path: Path, load_seconds: float):
+        self._graph = graph
         self.path = path
         self.load_seconds = load_seconds
 
@@ -36,25 +37,21 @@ class NluModel:
                 f"No NLU model for the current data at {path}. Train it with `python -m nlu train` (make run does)."
             )
         started = time.monotonic()
-        # The predict graph alone: rasa.core.agent would import the dialogue stack too (~3.5 s more).
-        from rasa.engine.loader import load_predict_graph_runner
-        from rasa.engine.runner.dask import DaskGraphRunner
-        from rasa.engine.storage.local_model_storage import LocalModelStorage
-
+        # The predict graph alone, without Rasa's training imports (see nlu/predict_graph.py).
         unpacked = Path(tempfile.mkdtemp(prefix="nlu-model-"))
         atexit.register(shutil.rmtree, unpacked, True)
-        metadata, runner = load_predict_graph_runner(unpacked, path, LocalModelStorage, DaskGraphRunner)
+        graph = load_predict_graph(path, unpacked)
         seconds = time.monotonic() - started
         log.info("NLU model %s loaded in %.1f s", path.name, seconds)
-        return cls((metadata, runner), path, seconds)
+        return cls(graph, path, seconds)
 
     def parse_sync(self, text: str) -> ParseResult:
         from rasa.core.channels.channel import UserMessage
         from rasa.engine.constants import PLACEHOLDER_MESSAGE
 
-        metadata, runner = self._agent
-        results = runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text)]}, targets=[metadata.nlu_target])
-        raw = results[metadata.nlu_target][0].as_dict(only_output_properties=True)
+        graph = self._graph
+        results = graph.runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text)]}, targets=[graph.nlu_target])
+        raw = results[graph.nlu_target][0].as_dict(only_output_properties=True)
         return to_parse_result(text, raw)
 
     async def parse(self, text: str) -> ParseResult:
