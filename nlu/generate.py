@@ -16,6 +16,9 @@ from knowledge import fold, load_knowledge
 TEMPLATES = Path(__file__).resolve().parent / "templates.yml"
 # Examples per (intent, template); kept small so training stays fast.
 NAMES_PER_TEMPLATE = 6
+# Official names can run to a hundred words; nobody types those into a chat, and a
+# template filled with one teaches the classifier the name's words, not the question's.
+MAX_NAME_WORDS = 9
 SEED = 20261122
 
 
@@ -35,7 +38,7 @@ def generated_examples(seed: int = SEED) -> dict[str, list[str]]:
         return {}
     templates = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8")) or {}
     kb = load_knowledge()
-    names = sorted({n for g in kb.guides for n in kb.names_for(g.code)})
+    names = sorted({n for g in kb.guides for n in kb.names_for(g.code) if len(n.split()) <= MAX_NAME_WORDS})
     rng = random.Random(seed)
     out: dict[str, list[str]] = {}
     for intent, lines in templates.items():
