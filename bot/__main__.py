@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(settings))
     except KeyboardInterrupt:
         pass
+    except SettingsError as e:  # a channel found settings that do not fit together (e.g. a webhook without its secret)
+        print(f"Cấu hình sai (bad setting): {e}", file=sys.stderr)
+        return 2
     return 0
 
 
