@@ -111,11 +111,11 @@ def read_vocabulary(root: Path) -> Vocabulary:
 
     abbreviations_data = yaml.load((root / "abbreviations.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
     fillers_data = yaml.load((root / "fillers.yml").read_text(encoding="utf-8"), Loader=_Loader) or {}
-    abbreviations = {phrase(k): phrase(v) for k, v in (abbreviations_data.get("abbreviations") or {}).items()}
-    synonyms: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    abbreviations = {phrase(k): spelled(v) for k, v in (abbreviations_data.get("abbreviations") or {}).items()}
+    synonyms: dict[tuple[str, ...], tuple[tuple[tuple[str, str], ...], ...]] = {}
     for key, values in (abbreviations_data.get("synonyms") or {}).items():
         values = values if isinstance(values, list) else [values]
-        synonyms[phrase(key)] = tuple(phrase(v) for v in values)
+        synonyms[phrase(key)] = tuple(spelled(v) for v in values)
     fillers = frozenset(spelled(f) for f in fillers_data.get("fillers") or [])
     generic = frozenset(spelled(g) for g in fillers_data.get("generic") or [])
     return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic)

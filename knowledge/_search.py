@@ -109,11 +109,11 @@ class Vocabulary:
     ``synonyms`` add an alternative reading of the query only; ``fillers`` are
     dropped from both sides; ``generic`` question words are kept but never
     name a procedure alone. Abbreviation and synonym keys are folded token
-    tuples; fillers and question words keep their spelling.
+    tuples; what they stand for, fillers and question words keep their spelling.
     """
 
-    abbreviations: dict[Phrase, Phrase]
-    synonyms: dict[Phrase, tuple[Phrase, ...]]
+    abbreviations: dict[Phrase, Spelled]
+    synonyms: dict[Phrase, tuple[Spelled, ...]]
     fillers: frozenset[Spelled]
     generic: frozenset[Spelled] = frozenset()
 
@@ -141,10 +141,15 @@ def _lengths_by_first_word(phrases: Iterable[Phrase]) -> dict[str, tuple[int, ..
     return {word: tuple(sorted(ns, reverse=True)) for word, ns in lengths.items()}
 
 
-class _Replacements:
-    """Replace folded key phrases (longest first) in a word list; new words have unknown spelling."""
+def _as_typed(phrase: Spelled) -> list[Word]:
+    """Words from a data file as if typed: a word written without diacritics may have any spelling."""
+    return [(token, None if form == token else form) for token, form in phrase]
 
-    def __init__(self, table: dict[Phrase, Phrase]) -> None:
+
+class _Replacements:
+    """Replace folded key phrases (longest first) in a word list with what they stand for."""
+
+    def __init__(self, table: dict[Phrase, Spelled]) -> None:
         self._table = {key: value for key, value in table.items() if key}
         self._lengths = _lengths_by_first_word(self._table)
 
@@ -156,9 +161,6 @@ class _Replacements:
                 return key
         return None
 
-    def get(self, key: Phrase) -> Phrase:
-        return self._table[key]
-
     def apply(self, words: Sequence[Word]) -> list[Word]:
         result: list[Word] = []
         i = 0
@@ -168,7 +170,7 @@ class _Replacements:
                 result.append(words[i])
                 i += 1
             else:
-                result += [(token, None) for token in self._table[key]]
+                result += _as_typed(self._table[key])
                 i += len(key)
         return result
 
@@ -411,7 +413,7 @@ class SearchIndex:
         while i < len(words):
             key = self._synonyms.find(words, i)
             if key:
-                readings: list[list[Word]] = [[(t, None) for t in reading] for reading in self._synonym_readings[key]]
+                readings = [_as_typed(reading) for reading in self._synonym_readings[key]]
                 segments.append([list(words[i : i + len(key)]), *readings])
                 i += len(key)
             else:
