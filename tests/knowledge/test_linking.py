@@ -103,6 +103,20 @@ def test_question_words_do_not_dilute_the_name(kb, wrapper, typed):
 
 
 @pytest.mark.parametrize(
+    "message, code",
+    [
+        ("lam khai sinh can j", "1.001193"),
+        ("dk ket hon bn tien z", "1.000894"),
+        ("cho e hoi doi cccd ntn", "1.014063"),
+        ("đk tạm trú hết bn tiền vậy ad", "1.004194"),
+    ],
+)
+def test_chat_short_forms_do_not_dilute_the_name(kb, message, code):
+    hits = kb.search(message, k=3)
+    assert hits[0].code == code and link_decision([h.score for h in hits]) == "confident"
+
+
+@pytest.mark.parametrize(
     "message, code, variants",
     [
         ("đăng ký kết hôn", "1.000894", {"1.004746", "2.000806", "1.000593"}),
