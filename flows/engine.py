@@ -82,6 +82,10 @@ class ActionContext:
     def reply(self, reply: Reply) -> None:
         self.replies.append(reply)
 
+    def drop_interrupted_flows(self) -> None:
+        """Forgets the flows this one interrupted: none is offered back when it ends (the user deleted their data)."""
+        del self._state.stack[:-1]
+
     def say_with_buttons(self, key: str, buttons: tuple[Button, ...], **values: Any) -> None:
         """Says a response with buttons made at run time (e.g. candidate procedures) instead of its own."""
         *head, last = self._engine.responses.render(key, **self.values(**values))
