@@ -5,6 +5,6 @@ from flows.registry import ActionRegistry
 registry = ActionRegistry()
 
 # Importing the modules registers their actions.
-from flows.actions import conversation, desk, dossier_status, procedure_info  # noqa: E402,F401
+from flows.actions import conversation, desk, dossier_status, online_submission, portal_help, procedure_info  # noqa: E402,F401
 
 __all__ = ["registry"]
