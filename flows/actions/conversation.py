@@ -5,11 +5,12 @@ from __future__ import annotations
 from flows.actions import registry
 from flows.actions.procedure_info import choice_buttons
 from flows.engine import ActionContext
+from knowledge import MENTIONED
 
 # After this many misunderstood messages in a row, offer a person.
 MISSES_BEFORE_HUMAN = 2
-# Linked procedures at or above this score are offered as "did you mean".
-SUGGEST = 0.35
+# Linked procedures at or above this score are offered as "did you mean" (knowledge's MENTIONED band).
+SUGGEST = MENTIONED
 
 
 @registry.register("answer_not_understood")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from flows.actions import registry
-from flows.actions.procedure_info import CLOSE, CONFIDENT, MENTIONED, _candidates, choice_buttons
+from flows.actions.procedure_info import _candidates, choice_buttons, decide
 from flows.engine import ActionContext
 from flows.replies import Button, ChecklistItem, Link
 from flows.responses import intent_payload
@@ -117,10 +117,7 @@ def mentions(text: str, phrases: list[tuple[str, ...]]) -> int:
 
 def confident(hits: list[ProcedureMatch]) -> ProcedureMatch | None:
     """The procedure meant, by the same rule as procedure_info: a clear lead over the runner-up, or a button."""
-    if not hits:
-        return None
-    top, runner_up = hits[0], hits[1].score if len(hits) > 1 else 0.0
-    return top if top.score >= 0.999 or top.score >= CONFIDENT and top.score - runner_up >= CLOSE else None
+    return hits[0] if decide(hits) == "confident" else None
 
 
 def _choose_procedure(ctx: ActionContext, code: str) -> None:
@@ -137,7 +134,7 @@ def _buttons_of(ctx: ActionContext, key: str, **values: Any) -> tuple[Button, ..
 def find_submission_procedure(ctx: ActionContext) -> str:
     """Takes the procedure from the button, the message or the conversation; else offers candidates."""
     hits = _candidates(ctx)
-    if hits and hits[0].score >= MENTIONED:
+    if decide(hits) != "weak":
         top = confident(hits)
         if top is not None:
             _choose_procedure(ctx, top.code)
@@ -159,7 +156,7 @@ def submission_procedure_from_answer(ctx: ActionContext) -> str:
     if top is not None:
         _choose_procedure(ctx, top.code)
         return "valid"
-    if hits and hits[0].score >= MENTIONED:
+    if decide(hits) == "ambiguous":
         ctx.extend_prompt(buttons=choice_buttons(hits, INTENT))
         return "ambiguous"
     ctx.frame_vars["query"] = str(ctx.value)[:80]

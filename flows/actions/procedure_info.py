@@ -8,6 +8,7 @@ from flows.actions import registry
 from flows.engine import ActionContext
 from flows.replies import Button
 from flows.responses import intent_payload
+from knowledge import link_decision
 from nlu.result import ProcedureMatch
 
 # Which part of the record each question is about.
@@ -21,12 +22,8 @@ ASPECT_OF_INTENT = {
     "ask_legal_basis": "legal",
     "ask_postal": "postal",
 }
-# A linked procedure at or above this score is taken as meant; below, the user chooses.
-CONFIDENT = 0.55
-# Below this the message names no procedure at all (only generic words matched): ask which one.
-MENTIONED = 0.4
-# ...unless the runner-up is this close, then the user chooses too.
-CLOSE = 0.08
+# Whether the linked procedures name one (confident), offer a choice (ambiguous) or none (weak)
+# is knowledge.link_decision: one rule for search, the flows and the benchmarks.
 CANDIDATES = 4
 MAX_ITEMS = 12
 
@@ -45,14 +42,18 @@ def choice_buttons(hits: list[ProcedureMatch], intent: str) -> tuple[Button, ...
     return tuple(Button(h.name[:60], intent_payload(intent, {"procedure": h.code})) for h in hits[:CANDIDATES])
 
 
+def decide(hits: list[ProcedureMatch]) -> str:
+    """confident, ambiguous or weak: see knowledge.link_decision."""
+    return link_decision([h.score for h in hits])
+
+
 def _choose(ctx: ActionContext, hits: list[ProcedureMatch]) -> str:
     """found (slot set), ambiguous (buttons shown) or not_found."""
-    if not hits:
+    decision = decide(hits)
+    if decision == "weak":
         return "not_found"
-    top = hits[0]
-    runner_up = hits[1].score if len(hits) > 1 else 0.0
-    if top.score >= CONFIDENT and top.score - runner_up >= CLOSE or top.score >= 0.999:
-        ctx.slots["procedure_code"] = top.code
+    if decision == "confident":
+        ctx.slots["procedure_code"] = hits[0].code
         return "found"
     intent = ctx.parse.intent if ctx.parse.intent in ASPECT_OF_INTENT else "ask_documents"
     ctx.say_with_buttons("procedure_info_choose", choice_buttons(hits, intent))
@@ -64,7 +65,7 @@ def resolve_procedure(ctx: ActionContext) -> str:
     """Finds the procedure the question is about: named now, or the one talked about before."""
     ctx.slots["procedure_aspect"] = ASPECT_OF_INTENT.get(ctx.parse.intent or "", ctx.slots.get("procedure_aspect") or "documents")
     hits = _candidates(ctx)
-    if hits and hits[0].score >= MENTIONED:
+    if decide(hits) != "weak":
         return _choose(ctx, hits)
     if ctx.slots.get("procedure_code"):  # "thế lệ phí bao nhiêu?" right after asking about one
         return "found"
