@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Protocol
@@ -17,12 +18,21 @@ from bot.storage.models import Conversation, utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
 from flows.services import Desk, Services
+from knowledge import fold
 from nlu.result import ParseResult, parse_payload
 
 log = logging.getLogger(__name__)
 
 # Longer messages are cut before understanding (they are stored whole).
 MAX_NLU_CHARS = 1000
+# Where the conversation keeps the buttons of the last turn (title key -> payload), beside the flow state.
+OFFERED = "offered"
+_NON_WORD = re.compile(r"[^\w\s]+")
+
+
+def button_key(title: str) -> str:
+    """A button title as compared with typed text: no emoji, punctuation, case or diacritics."""
+    return " ".join(_NON_WORD.sub(" ", fold(title)).split())
 
 
 class Understanding(Protocol):
@@ -64,24 +74,27 @@ class Assistant:
             return Turn(replies=self.engine.responses.render("empty_message"))
         user_key = f"{channel}:{user_id}"
         async with self._locks[user_key]:
-            parse = await self.understand(text)
-            return self._turn(channel, user_id, user_key, parse)
+            now = self.clock()
+            with self.store.session() as session, session.begin():
+                conversation = self.store.conversation_for(session, channel, user_id, now)
+                conversation_id, state = conversation.id, dict(conversation.flow_state or {})
+            # Typing (or a channel echoing) the title of a button just offered is pressing it.
+            payload = (state.get(OFFERED) or {}).get(button_key(text))
+            parse = await self.understand(payload or text)
+            return self._turn(user_key, conversation_id, state, parse, now)
 
-    def _turn(self, channel: str, user_id: str, user_key: str, parse: ParseResult) -> Turn:
-        now = self.clock()
+    def _turn(self, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult, now: datetime) -> Turn:
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
-        with self.store.session() as session, session.begin():
-            conversation = self.store.conversation_for(session, channel, user_id, now)
-            conversation_id, state = conversation.id, conversation.flow_state
         # No transaction is open while the flows run: actions write through the desk in their own,
         # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
         result = self.engine.handle(state, parse, services, now)
+        offered = {button_key(b.title): b.payload for r in result.replies for b in r.buttons}
         with self.store.session() as session, session.begin():
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
-                conversation.flow_state = result.state
+                conversation.flow_state = {**result.state, OFFERED: offered}
                 conversation.updated_at = now
                 self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
                 for reply in result.replies:

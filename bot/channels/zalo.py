@@ -163,8 +163,10 @@ def _button_title(title: str) -> str:
 def render(reply: Reply, more_choices: str) -> list[dict[str, Any]]:
     """One reply as Zalo messages: text parts, then the buttons (five per message) under the last part.
 
-    Checklist items become ☐/☑ lines; choices are `oa.query.show` buttons (the payload comes
-    back as the user's text), links `oa.open.url` buttons. `more_choices` heads the messages
+    Checklist items become ☐/☑ lines; choices are `oa.query.show` buttons, links `oa.open.url`
+    buttons. Zalo shows a query button's payload in the chat as the user's own message, so the
+    payload is the button's title, not our internal `/intent{...}`: the Assistant reads a title
+    of a button it just offered as that button's press. `more_choices` heads the messages
     that carry buttons beyond the first five.
     """
     text = reply.text
@@ -172,11 +174,11 @@ def render(reply: Reply, more_choices: str) -> list[dict[str, Any]]:
         text += "\n" + "\n".join(f"{'☑' if item.done else '☐'} {item.text}" for item in reply.checklist)
     buttons: list[dict[str, Any]] = []
     for button in reply.buttons:
-        if len(button.payload) > MAX_QUERY_PAYLOAD:
-            log.error("zalo: button %r dropped, its payload is %d characters (Zalo allows %d)",
-                      button.title, len(button.payload), MAX_QUERY_PAYLOAD)
+        if len(button.title) > MAX_QUERY_PAYLOAD:
+            log.error("zalo: button dropped, its title is %d characters (Zalo allows %d)",
+                      len(button.title), MAX_QUERY_PAYLOAD)
             continue
-        buttons.append({"title": _button_title(button.title), "type": "oa.query.show", "payload": button.payload})
+        buttons.append({"title": _button_title(button.title), "type": "oa.query.show", "payload": button.title})
     for link in reply.links:
         if link.url.startswith(("https://", "http://")):
             buttons.append({"title": _button_title(link.title), "type": "oa.open.url", "payload": {"url": link.url}})

@@ -91,16 +91,17 @@ async def test_a_signed_message_is_accepted_at_once_and_answered_through_the_ope
     assert "text" not in event.payload["message"] and event.payload["message"]["msg_id"]  # privacy, dedup id kept
 
 
-async def test_a_pressed_button_comes_back_as_its_payload_and_moves_the_conversation_on(rig, fake, user):
+async def test_a_pressed_button_comes_back_as_its_title_and_moves_the_conversation_on(rig, fake, user):
     await rig.start()
     await fake.user_sends_text(user, "xin chào")
     await rig.settle()
     check_status = next(b for m in fake.messages_to(user) for b in buttons_of(m) if "Tra cứu hồ sơ" in b["title"])
     before = len(fake.messages_to(user))
-    await fake.user_sends_text(user, check_status["payload"])  # Zalo sends an oa.query.show payload as the user's text
+    await fake.user_sends_text(user, check_status["payload"])  # Zalo sends the payload (our title) as text
     await rig.settle()
-    assert said_in(rig, user) == ["xin chào", check_status["payload"]]
-    assert len(fake.messages_to(user)) > before and fake.violations == []
+    assert said_in(rig, user) == ["xin chào", "/check_status"]  # stored as the button it pressed
+    assert "/" not in check_status["payload"]  # what the chat shows is the title, not an internal payload
+    assert any("mã hồ sơ" in m["text"] for m in fake.messages_to(user)[before:]) and fake.violations == []
 
 
 @pytest.mark.parametrize("how", ["wrong key", "missing", "body changed after signing", "wrong app id"])
@@ -241,7 +242,7 @@ async def test_photos_stickers_voice_files_and_places_get_a_short_polite_reply(r
     expected = rig.assistant.engine.responses.render("zalo_not_text")[0]
     [reply] = fake.messages_to(user)
     assert reply["text"] == expected.text
-    assert [b["payload"] for b in buttons_of(reply)] == [b.payload for b in expected.buttons]
+    assert [b["payload"] for b in buttons_of(reply)] == [b.title for b in expected.buttons]
     [event] = events_of(rig, user)
     assert event.status == "done" and "attachments" not in event.payload["message"]
 
@@ -428,11 +429,11 @@ async def test_more_than_five_choices_and_links_go_out_as_several_valid_button_t
     first, second = fake.messages_to(user)
     assert fake.violations == []
     assert first["text"] == "Bạn chọn một mục:\n☑ Giấy chứng sinh\n☐ Căn cước của cha hoặc mẹ"
-    assert [b["payload"] for b in buttons_of(first)] == [b.payload for b in buttons[:5]]
+    assert [b["payload"] for b in buttons_of(first)] == [b.title for b in buttons[:5]]  # shown in the chat as sent
     assert second["text"] == more
     kinds = [b["type"] for b in buttons_of(second)]
     assert kinds == ["oa.query.show", "oa.query.show", "oa.open.url", "oa.open.url"]
-    assert buttons_of(second)[1]["payload"] == "/help" and len(buttons_of(second)[1]["title"]) <= 100
+    assert buttons_of(second)[1]["payload"] == long_title.title and len(buttons_of(second)[1]["title"]) <= 100
     assert [b["payload"]["url"] for b in buttons_of(second)[2:]] == [link.url for link in links]
 
 

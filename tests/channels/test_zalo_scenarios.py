@@ -73,7 +73,7 @@ class ZaloDriver:
         delivered = "\n".join(r["text"] for r in replies)
         for reply in turn.replies:  # nothing the Assistant said is lost on the way to Zalo
             assert " ".join(reply.text.split()) in " ".join(delivered.split()), reply.text
-        assert [b.payload for b in turn.buttons] == [b["payload"] for r in replies for b in r["buttons"]]
+        assert [b.title for b in turn.buttons] == [b["payload"] for r in replies for b in r["buttons"]]
         assert [lk.url for r in turn.replies for lk in r.links] == [lk["url"] for r in replies for lk in r["links"]]
         body = turn_json(turn)
         body["replies"] = replies
