@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.settings import Settings, SettingsError
@@ -41,8 +42,12 @@ async def _serve(settings: Settings) -> None:
     log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, settings.port)
     off = [name for name in ("telegram", "zalo") if name not in channels]
     log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a service manager's stop: close channels cleanly
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("Stopping: closing the channels")
     finally:
         await runner.cleanup()
 

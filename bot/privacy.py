@@ -45,5 +45,6 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("tensorflow", "absl", "rasa", "h5py", "matplotlib", "apscheduler", "aiohttp.access"):
+    for noisy in ("tensorflow", "absl", "rasa", "h5py", "matplotlib", "apscheduler", "aiohttp.access",
+                   "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -58,7 +58,13 @@ async def chat(request: web.Request) -> web.Response:
         user, text = _chat_request(body)
     except PayloadError as e:
         return _bad_request(e.field, str(e))
-    turn = await request.app[ASSISTANT].handle("web", user, text)
+    assistant = request.app[ASSISTANT]
+    try:
+        turn = await assistant.handle("web", user, text)
+    except Exception:
+        # Nothing the user sent is lost (the page keeps it and offers to retry); the trace goes to the log.
+        log.exception("chat turn failed for a web user")
+        return web.json_response({"error": assistant.engine.responses.text("internal_error"), "field": None}, status=500)
     return web.json_response(turn.to_dict(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 

@@ -74,3 +74,17 @@ async def test_a_body_that_is_not_json_gets_400(client):
 async def test_an_empty_message_gets_a_polite_reply(client, user):
     body = await (await client.post("/api/chat", json={"user": user, "text": "   "})).json()
     assert "chưa gõ" in body["replies"][0]["text"]
+
+
+async def test_a_failing_turn_answers_500_with_a_polite_vietnamese_error_and_logs_it(aiohttp_client, assistant, caplog):
+    class Broken:
+        engine = assistant.engine
+
+        async def handle(self, channel, user, text):
+            raise RuntimeError("database went away")
+
+    client = await aiohttp_client(create_app(Broken()))  # type: ignore[arg-type]
+    response = await client.post("/api/chat", json={"user": "u", "text": "0912345678"})
+    body = await response.json()
+    assert response.status == 500 and body["error"] == assistant.engine.responses.text("internal_error")
+    assert "database went away" in caplog.text
