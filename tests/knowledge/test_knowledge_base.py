@@ -15,7 +15,9 @@ CATALOG = KNOWLEDGE_ROOT / "catalog"
 def test_public_api_is_exported():
     import knowledge
 
-    assert knowledge.__all__ == ["Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "link_decision", "load_knowledge"]
+    assert knowledge.__all__ == [
+        "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "link_decision", "load_knowledge"
+    ]
     assert callable(fold) and issubclass(Procedure, object) and issubclass(Guide, object) and SearchHit
 
 
