@@ -245,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    machine = {
+    machine: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in load_before],
         "load_average_end": [round(v, 2) for v in os.getloadavg()],

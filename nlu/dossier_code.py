@@ -25,7 +25,7 @@ _SPACED = re.compile(
 
 def find_dossier_codes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, canonical code) for each dossier code in the text."""
-    found = []
+    found: list[tuple[int, int, str]] = []
     for pattern in (_CODE, _SPACED):
         for m in pattern.finditer(text):
             agency = re.sub(r"\s+", "", m.group("agency")).upper()
