@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +65,44 @@ def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
     entities: dict[str, str] = {}
     for entity in raw.get("entities", []):
         entities.setdefault(entity["entity"], str(entity["value"]))
-    return ParseResult(
+    return read_shape(ParseResult(
         text=text,
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
         ranking=[(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking", [])],
         entities=entities,
         procedures=[ProcedureMatch(p["code"], p["name"], float(p["score"])) for p in raw.get("procedures", [])],
-    )
+    ))
+
+
+# A dossier code, even mistyped: "000.00.19.H12-...", "H12-261020-...", "261020-0007".
+CODE_SHAPE = re.compile(r"\d{3}\s*[.,]\s*\d{2}\s*[.,]\s*\d{2}|[a-z]\d{2}\s*-\s*\w{5,}|\w{6}\s*-\s*\d{3,}", re.IGNORECASE)
+# Intents a message holding a code can still mean (a complaint about a dossier, asking for a person).
+CODE_INTENTS = ("check_status", "subscribe_status", "feedback", "request_human", "cancel")
+# A message that is only a procedure's name ("khai sinh", "ho chieu") has no words the classifier
+# can tell an intent from; when the linker is this sure of the name, it is a question about it.
+BARE_NAME_SCORE = 0.9
+BARE_NAME_WORDS = 8
+UNSURE = 0.6
+BARE_NAME_INTENT = "ask_documents"
+PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
+                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online")
+
+
+def read_shape(parse: ParseResult) -> ParseResult:
+    """What the message's shape says when its words cannot: a code is a status check, a bare name a question.
+
+    The classifier reads a mistyped code's digits as a rating (a code is masked only when well
+    formed), and a bare procedure name as whatever small talk is nearest; both mislead the flows.
+    """
+    if parse.intent not in CODE_INTENTS and ("dossier_code" in parse.entities or CODE_SHAPE.search(parse.text)):
+        return replace(parse, intent="check_status", confidence=0.9)
+    top = parse.procedures[0].score if parse.procedures else 0.0
+    if (
+        top >= BARE_NAME_SCORE
+        and parse.confidence < UNSURE
+        and parse.intent not in PROCEDURE_INTENTS
+        and len(parse.text.split()) <= BARE_NAME_WORDS
+    ):
+        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE)
+    return parse

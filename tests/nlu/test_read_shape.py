@@ -1,0 +1,42 @@
+"""What a message's shape says when its words cannot: codes are status checks, bare names are questions."""
+
+import pytest
+
+from nlu.model import read_shape
+from nlu.result import ParseResult, ProcedureMatch
+
+
+def parse(text, intent, confidence, top=0.0, **entities):
+    procedures = [ProcedureMatch("1.001193", "Thủ tục đăng ký khai sinh", top)] if top else []
+    return ParseResult(text=text, intent=intent, confidence=confidence, entities=entities, procedures=procedures)
+
+
+@pytest.mark.parametrize("text", [
+    "000.00.19.H12-261O20-0007",          # letter O for a zero: not a valid code, still a code
+    "000.00.19 h12 261020 0007",
+    "ma ho so cua toi la H12-26102O-0007",
+    "261020-0007",
+])
+def test_a_code_shaped_message_is_a_status_check_even_when_mistyped(text):
+    result = read_shape(parse(text, "rate_service", 1.0))
+    assert result.intent == "check_status" and result.confidence >= 0.9
+
+
+def test_a_complaint_about_a_dossier_stays_a_complaint():
+    assert read_shape(parse("phản ánh hồ sơ 000.00.19.H12-261020-0007 bị chậm", "feedback", 0.8)).intent == "feedback"
+
+
+@pytest.mark.parametrize("text, intent, confidence", [("khai sinh", "deny", 0.54), ("ho chieu", "greet", 0.37)])
+def test_a_bare_procedure_name_is_a_question_about_it(text, intent, confidence):
+    result = read_shape(parse(text, intent, confidence, top=0.95))
+    assert result.intent == "ask_documents" and result.confidence >= 0.5
+
+
+@pytest.mark.parametrize("text, intent, confidence, top", [
+    ("cảm ơn", "thank", 0.98, 0.95),            # sure of its intent
+    ("khai sinh", "deny", 0.54, 0.7),           # the name is not clear enough
+    ("lệ phí khai sinh", "ask_fee", 0.4, 0.95), # already a question about the procedure
+    ("tôi đã đi làm khai sinh cho con hôm qua nhưng cán bộ bảo thiếu giấy", "feedback", 0.3, 0.95),  # long
+])
+def test_other_messages_keep_what_the_classifier_said(text, intent, confidence, top):
+    assert read_shape(parse(text, intent, confidence, top=top)).intent == intent
