@@ -83,7 +83,7 @@ CODE_INTENTS = ("check_status", "subscribe_status", "feedback", "request_human",
 # can tell an intent from; when the linker is this sure of the name, it is a question about it.
 BARE_NAME_SCORE = 0.9
 BARE_NAME_WORDS = 8
-UNSURE = 0.6
+UNSURE = 0.75
 BARE_NAME_INTENT = "ask_documents"
 PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
                      "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online")
