@@ -26,7 +26,9 @@ def test_a_complaint_about_a_dossier_stays_a_complaint():
     assert read_shape(parse("phản ánh hồ sơ 000.00.19.H12-261020-0007 bị chậm", "feedback", 0.8)).intent == "feedback"
 
 
-@pytest.mark.parametrize("text, intent, confidence", [("khai sinh", "deny", 0.54), ("ho chieu", "greet", 0.37), ("tam tru", "rate_service", 0.62)])
+@pytest.mark.parametrize("text, intent, confidence", [
+    ("khai sinh", "deny", 0.54), ("ho chieu", "greet", 0.37), ("tam tru", "rate_service", 0.62),
+])
 def test_a_bare_procedure_name_is_a_question_about_it(text, intent, confidence):
     result = read_shape(parse(text, intent, confidence, top=0.95))
     assert result.intent == "ask_documents" and result.confidence >= 0.5
