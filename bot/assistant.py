@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Protocol
@@ -18,7 +17,7 @@ from bot.storage.models import Conversation, utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
 from flows.services import Desk, Services
-from knowledge import fold
+from knowledge import fold_words
 from nlu.result import ParseResult, parse_payload
 
 log = logging.getLogger(__name__)
@@ -27,12 +26,6 @@ log = logging.getLogger(__name__)
 MAX_NLU_CHARS = 1000
 # Where the conversation keeps the buttons of the last turn (title key -> payload), beside the flow state.
 OFFERED = "offered"
-_NON_WORD = re.compile(r"[^\w\s]+")
-
-
-def button_key(title: str) -> str:
-    """A button title as compared with typed text: no emoji, punctuation, case or diacritics."""
-    return " ".join(_NON_WORD.sub(" ", fold(title)).split())
 
 
 class Understanding(Protocol):
@@ -79,7 +72,7 @@ class Assistant:
                 conversation = self.store.conversation_for(session, channel, user_id, now)
                 conversation_id, state = conversation.id, dict(conversation.flow_state or {})
             # Typing (or a channel echoing) the title of a button just offered is pressing it.
-            payload = (state.get(OFFERED) or {}).get(button_key(text))
+            payload = (state.get(OFFERED) or {}).get(fold_words(text))
             parse = await self.understand(payload or text)
             return self._turn(user_key, conversation_id, state, parse, now)
 
@@ -90,7 +83,7 @@ class Assistant:
         # No transaction is open while the flows run: actions write through the desk in their own,
         # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
         result = self.engine.handle(state, parse, services, now)
-        offered = {button_key(b.title): b.payload for r in result.replies for b in r.buttons}
+        offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
         with self.store.session() as session, session.begin():
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it

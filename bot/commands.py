@@ -7,23 +7,15 @@ whole message matches, so a question that merely mentions the words still goes t
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from bot.assistant import Understanding
-from knowledge import fold
+from knowledge import fold_words
 from nlu.result import ParseResult
 
 COMMANDS_FILE = Path(__file__).resolve().parent / "commands.yml"
-_NON_WORD = re.compile(r"[^\w\s]+")
-
-
-def _key(text: str) -> str:
-    return " ".join(_NON_WORD.sub(" ", fold(text)).split())
-
-
 class TypedCommands:
     """Understanding that answers the command phrases itself and asks `inner` for everything else."""
 
@@ -39,14 +31,14 @@ class TypedCommands:
         phrases: dict[str, str] = {}
         for intent, texts in raw.items():
             for text in texts or []:
-                key = _key(str(text))
+                key = fold_words(str(text))
                 if key in phrases and phrases[key] != intent:
                     raise ValueError(f"{path}: '{text}' is listed for both {phrases[key]} and {intent}")
                 phrases[key] = str(intent)
         return cls(inner, phrases)
 
     def intent_of(self, text: str) -> str | None:
-        return self.phrases.get(_key(text))
+        return self.phrases.get(fold_words(text))
 
     async def parse(self, text: str) -> ParseResult:
         intent = self.intent_of(text)

@@ -8,7 +8,9 @@ link_decision([h.score for h in hits])   # "confident" | "ambiguous" | "weak"
 
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
 from ._search import MENTIONED, link_decision
-from ._text import fold
+from ._text import fold, fold_words
 from .schema import Guide, Procedure
 
-__all__ = ["MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "link_decision", "load_knowledge"]
+__all__ = [
+    "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "fold_words", "link_decision", "load_knowledge"
+]

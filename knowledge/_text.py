@@ -48,6 +48,14 @@ def tokens(text: str) -> list[str]:
     return [t.lstrip("0") or "0" if t.isdigit() else t for t in _TOKEN.findall(fold(text))]
 
 
+def fold_words(text: str) -> str:
+    """The words of ``text``, folded, joined by one space: how typed phrases, commands and button titles compare.
+
+    ``fold_words("🔎 Tra cứu hồ sơ!") == "tra cuu ho so"``.
+    """
+    return " ".join(_TOKEN.findall(fold(text)))
+
+
 # The five Vietnamese tone marks. A syllable carries one; where it sits varies
 # between spelling habits ("hoá" / "hóa", "thuỷ" / "thủy"), so a word's form
 # keeps the tone apart from the letters.

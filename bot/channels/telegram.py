@@ -19,7 +19,6 @@ import hmac
 import logging
 import re
 import traceback
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,6 +52,7 @@ from telegram.ext import (
 )
 
 from bot.assistant import Assistant
+from bot.channels.text import split_text as text_parts
 from bot.privacy import mask
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
@@ -242,53 +242,9 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _fit(text: str, limit: int) -> int:
-    """The longest prefix length of `text` that stays within `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-_SENTENCE_END = re.compile(r"[.!?…](?=\s)")
-
-
-def _cut_at(text: str, limit: int) -> int:
-    """Where to cut `text` so the first part fits: a paragraph, line or sentence end, else a space.
-
-    Boundaries in the second half of what fits are preferred (parts of even size); a paragraph, line or
-    sentence end earlier still beats cutting between two words.
-    """
-    hard = _fit(text, limit)
-    window = text[:hard]
-    for floor in (hard // 2, 1):
-        for found in (window.rfind("\n\n"), window.rfind("\n")):
-            if found >= floor:
-                return found
-        sentence_ends = [m.end() for m in _SENTENCE_END.finditer(window, floor)]
-        if sentence_ends:
-            return sentence_ends[-1]
-    space = window.rfind(" ")
-    if space >= 1:
-        return space
-    while hard > 1 and unicodedata.combining(text[hard]):  # never split a letter from its diacritic
-        hard -= 1
-    return hard
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """`text` in parts of at most `limit` UTF-16 units, cut at paragraph, line or sentence ends when possible."""
-    parts: list[str] = []
-    rest = text.strip()
-    while utf16_len(rest) > limit:
-        cut = _cut_at(rest, limit)
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].strip()
-    if rest:
-        parts.append(rest)
-    return [p for p in parts if p]
+    return text_parts(text, limit, utf16=True)
 
 
 def _is_web_url(url: str) -> bool:

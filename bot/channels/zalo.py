@@ -33,7 +33,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -47,6 +46,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.assistant import Assistant, Reply
+from bot.channels.text import split_text as text_parts
 from bot.privacy import mask
 from bot.settings import Settings
 from bot.storage import ChannelEvent, ChannelState, Store, User
@@ -125,34 +125,9 @@ def signature_ok(header: str, app_id: str, body: bytes, timestamp: str, oa_secre
 
 # --- rendering ----------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…;:](?=\s)")
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """`text` in parts of at most `limit` characters, cut at paragraphs, lines, sentences or words."""
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = _cut_point(text, limit)
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        parts.append(text)
-    return parts
-
-
-def _cut_point(text: str, limit: int) -> int:
-    window = text[: limit + 1]  # a boundary right after the limit still lets the part end at it
-    floor = limit // 3  # a much earlier boundary would leave a stub; try a finer one instead
-    for separator in ("\n\n", "\n"):
-        at = window.rfind(separator, 0, limit + 1)
-        if at > floor:
-            return at
-    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() <= limit]
-    if ends and ends[-1] > floor:
-        return ends[-1]
-    at = window.rfind(" ", 0, limit + 1)
-    return at if at > floor else limit
+    return text_parts(text, limit)
 
 
 def _button_title(title: str) -> str:

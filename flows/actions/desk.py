@@ -17,7 +17,7 @@ import yaml
 
 from flows.actions import registry
 from flows.engine import ActionContext
-from knowledge import fold
+from knowledge import fold_words
 from nlu.dossier_code import find_dossier_codes
 
 log = logging.getLogger(__name__)
@@ -48,27 +48,22 @@ ANSWER_CONFIDENCE = 0.6
 SUMMARY_VALUE_CHARS = 80
 # A run of 9 to 12 digits (ID number) or a phone number in a complaint: warn before it is sent.
 _LONG_NUMBER = re.compile(r"(?<!\d)(?:\d[\s.-]?){8,11}\d(?!\d)")
-_NON_WORD = re.compile(r"[^\w\s]+")
 
 
 @lru_cache(maxsize=1)
 def answer_words() -> dict[str, Any]:
     """desk_words.yml, folded: {"fillers": set, group: {answer: {"words": set, "intents": set}}}."""
     raw = yaml.safe_load(WORDS_FILE.read_text(encoding="utf-8")) or {}
-    words: dict[str, Any] = {"fillers": {_fold_words(w) for w in raw.pop("fillers", [])}}
+    words: dict[str, Any] = {"fillers": {fold_words(str(w)) for w in raw.pop("fillers", [])}}
     for group, answers in raw.items():
         words[group] = {
             answer: {
-                "words": {_fold_words(w) for w in spec.get("words", [])},
+                "words": {fold_words(str(w)) for w in spec.get("words", [])},
                 "intents": set(spec.get("intents", [])),
             }
             for answer, spec in answers.items()
         }
     return words
-
-
-def _fold_words(text: Any) -> str:
-    return " ".join(_NON_WORD.sub(" ", fold(str(text))).split())
 
 
 def _typed_answer(ctx: ActionContext, group: str) -> str | None:
@@ -80,7 +75,7 @@ def _typed_answer(ctx: ActionContext, group: str) -> str | None:
     if ctx.parse.from_button:
         return None
     fillers = answer_words()["fillers"]
-    said = " ".join(w for w in _fold_words(ctx.parse.text).split() if w not in fillers)
+    said = " ".join(w for w in _words(ctx.parse.text) if w not in fillers)
     for answer, spec in answers.items():
         if said in spec["words"]:
             return str(answer)
@@ -207,7 +202,7 @@ def save_rating_comment(ctx: ActionContext) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return _fold_words(text).split()
+    return fold_words(text).split()
 
 
 def _is_question(ctx: ActionContext) -> bool:

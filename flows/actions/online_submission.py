@@ -17,7 +17,7 @@ from flows.actions.procedure_info import _candidates, choice_buttons, decide
 from flows.engine import ActionContext
 from flows.replies import Button, ChecklistItem, Link
 from flows.responses import intent_payload
-from knowledge import fold
+from knowledge import fold, fold_words
 from nlu.result import ProcedureMatch
 
 INTENT = "ask_howto_online"
@@ -65,7 +65,7 @@ def word_lists(ctx: ActionContext, prefix: str, kinds: Iterable[str]) -> dict[st
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[0-9a-z]+", fold(text))
+    return fold_words(text).split()
 
 
 def _cover(words: list[str], vocabulary: dict[str, list[tuple[str, ...]]]) -> set[str] | None:

@@ -16,7 +16,7 @@ def test_public_api_is_exported():
     import knowledge
 
     assert knowledge.__all__ == [
-        "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "link_decision", "load_knowledge"
+        "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "fold_words", "link_decision", "load_knowledge"
     ]
     assert callable(fold) and issubclass(Procedure, object) and issubclass(Guide, object) and SearchHit
 
