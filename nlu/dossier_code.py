@@ -23,6 +23,25 @@ _SPACED = re.compile(
 )
 
 
+# A code as people mistype it (a letter O for a zero, a part too long or short, a dash missing):
+# "000.00.19.H12-261O16-0012", "H12-26102O-0007", "000.00.19 h12 261020 0007". To the classifier it
+# is still a code, not digits that read like a rating; the dossier_status flow says what is wrong.
+_ATTEMPT = re.compile(
+    r"(?<![\w.])(?:\d{3}\s*[.,]\s*\d{2}\s*[.,]\s*\d{2}|[a-z]\d{2}\s*-\s*\w{5,}|\w{6}\s*-\s*\d{3,})"
+    r"[\w.,-]*(?:\s+(?=\S*\d)[\w.,-]+)*",
+    re.IGNORECASE,
+)
+
+
+def find_code_attempts(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each dossier code in the text, well formed or mistyped."""
+    spans = [(start, end) for start, end, _ in find_dossier_codes(text)]
+    for m in _ATTEMPT.finditer(text):
+        if not any(start < m.end() and m.start() < end for start, end in spans):
+            spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
 def find_dossier_codes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, canonical code) for each dossier code in the text."""
     found: list[tuple[int, int, str]] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import re
 import shutil
 import tempfile
 import time
@@ -65,7 +64,7 @@ def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
     entities: dict[str, str] = {}
     for entity in raw.get("entities", []):
         entities.setdefault(entity["entity"], str(entity["value"]))
-    return read_shape(ParseResult(
+    return read_bare_name(ParseResult(
         text=text,
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
@@ -75,10 +74,6 @@ def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
     ))
 
 
-# A dossier code, even mistyped: "000.00.19.H12-...", "H12-261020-...", "261020-0007".
-CODE_SHAPE = re.compile(r"\d{3}\s*[.,]\s*\d{2}\s*[.,]\s*\d{2}|[a-z]\d{2}\s*-\s*\w{5,}|\w{6}\s*-\s*\d{3,}", re.IGNORECASE)
-# Intents a message holding a code can still mean (a complaint about a dossier, asking for a person).
-CODE_INTENTS = ("check_status", "subscribe_status", "feedback", "request_human", "cancel")
 # A message that is only a procedure's name ("khai sinh", "ho chieu") has no words the classifier
 # can tell an intent from; when the linker is this sure of the name, it is a question about it.
 BARE_NAME_SCORE = 0.9
@@ -89,14 +84,12 @@ PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_whe
                      "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online")
 
 
-def read_shape(parse: ParseResult) -> ParseResult:
-    """What the message's shape says when its words cannot: a code is a status check, a bare name a question.
+def read_bare_name(parse: ParseResult) -> ParseResult:
+    """A bare procedure name is a question about it: the classifier reads it as whatever small talk is nearest.
 
-    The classifier reads a mistyped code's digits as a rating (a code is masked only when well
-    formed), and a bare procedure name as whatever small talk is nearest; both mislead the flows.
+    Only the parse has both signals, the linker sure of the name and the classifier unsure of the intent.
+    (Mistyped dossier codes need no rule here: the normaliser masks them like well-formed ones.)
     """
-    if parse.intent not in CODE_INTENTS and ("dossier_code" in parse.entities or CODE_SHAPE.search(parse.text)):
-        return replace(parse, intent="check_status", confidence=0.9)
     top = parse.procedures[0].score if parse.procedures else 0.0
     if (
         top >= BARE_NAME_SCORE

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from knowledge import fold
-from nlu.dossier_code import find_dossier_codes
+from nlu.dossier_code import find_code_attempts
 
 LEXICON_FILE = Path(__file__).resolve().parent / "lexicon.yml"
 DOSSIER_TOKEN = "mahosotoken"
@@ -58,11 +58,11 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
 
 def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     """The canonical form: NFC, no invisible characters, folded, short forms expanded;
-    dossier codes and phone numbers become one token each (what they are, not their digits)."""
+    dossier codes (mistyped ones too) and phone numbers become one token each (what they are, not their digits)."""
     lexicon = load_lexicon() if lexicon is None else lexicon
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
-    for start, end, _ in reversed(find_dossier_codes(text)):
+    for start, end in reversed(find_code_attempts(text)):
         text = f"{text[:start]} {DOSSIER_TOKEN} {text[end:]}"
     text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
     folded = _SPACES.sub(" ", _NON_WORD.sub(" ", fold(text))).strip()
