@@ -26,7 +26,13 @@ class NluModel:
     """A Rasa NLU model; `parse` is what the Assistant calls for every typed message."""
 
     def __init__(self, graph: PredictGraph, path: Path, load_seconds: float):
+        # Imported here, at load, not on the first parse: rasa.core takes ~1.3 s to import.
+        from rasa.core.channels.channel import UserMessage
+        from rasa.engine.constants import PLACEHOLDER_MESSAGE
+
         self._graph = graph
+        self._message = UserMessage
+        self._input = PLACEHOLDER_MESSAGE
         self.path = path
         self.load_seconds = load_seconds
 
@@ -42,16 +48,14 @@ class NluModel:
         unpacked = Path(tempfile.mkdtemp(prefix="nlu-model-"))
         atexit.register(shutil.rmtree, unpacked, True)
         graph = load_predict_graph(path, unpacked)
-        seconds = time.monotonic() - started
-        log.info("NLU model %s loaded in %.1f s", path.name, seconds)
-        return cls(graph, path, seconds)
+        model = cls(graph, path, 0.0)
+        model.load_seconds = time.monotonic() - started
+        log.info("NLU model %s loaded in %.1f s", path.name, model.load_seconds)
+        return model
 
     def parse_sync(self, text: str) -> ParseResult:
-        from rasa.core.channels.channel import UserMessage
-        from rasa.engine.constants import PLACEHOLDER_MESSAGE
-
         graph = self._graph
-        results = graph.runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text)]}, targets=[graph.nlu_target])
+        results = graph.runner.run(inputs={self._input: [self._message(text)]}, targets=[graph.nlu_target])
         raw = results[graph.nlu_target][0].as_dict(only_output_properties=True)
         return to_parse_result(text, raw)
 
