@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TextIO
 
 from nlu.dossier_code import find_code_attempts
 
@@ -56,6 +57,7 @@ class MaskingFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             # A formatter prints exc_text when it is set: format the traceback here, masked.
             record.exc_text = mask(_formatter.formatException(record.exc_info))
+            record.exc_info = None  # formatters print exc_text; nothing else gets the raw traceback
         elif record.exc_text:
             record.exc_text = mask(record.exc_text)
         if record.stack_info:
@@ -66,8 +68,11 @@ class MaskingFilter(logging.Filter):
 _formatter = logging.Formatter()
 
 
-def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler()
+def setup_logging(level: str, stream: TextIO | None = None) -> None:
+    """One handler on the root logger (standard error by default) that masks personal data."""
+    # A handler that fails prints the record's traceback unfiltered: not in a running server.
+    logging.raiseExceptions = False
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
