@@ -45,11 +45,13 @@ def old_database(tmp_path):
                     (now, now, json.dumps(STATE)))
         raw.execute("INSERT INTO messages (conversation_id, direction, text, created_at) VALUES (1, 'in', ?, ?)",
                     (f"hồ sơ {DOSSIER}, sđt {PHONE}", now))
-        raw.execute("INSERT INTO tickets (user_id, reason, summary, status, created_at) VALUES (1, 'request_human', ?, 'open', ?)",
+        raw.execute("INSERT INTO tickets (user_id, reason, summary, status, created_at) "
+                    "VALUES (1, 'request_human', ?, 'open', ?)",
                     (f"gọi lại {PHONE}", now))
         raw.execute("INSERT INTO feedback (user_id, kind, text, created_at) VALUES (1, 'complaint', ?, ?)",
                     (f"phản ánh, số tôi {PHONE}", now))
-        raw.execute("INSERT INTO channel_state (channel, key, value, updated_at) VALUES ('zalo', 'refresh_token', 'RT-secret', ?)",
+        raw.execute("INSERT INTO channel_state (channel, key, value, updated_at) "
+                    "VALUES ('zalo', 'refresh_token', 'RT-secret', ?)",
                     (now,))
         raw.execute("INSERT INTO channel_events (channel, event_id, payload, status, attempts, received_at) "
                     "VALUES ('zalo', 'm1', ?, 'pending', 0, ?)",
