@@ -40,13 +40,30 @@ def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def migrate(engine: Engine) -> None:
-    """Brings the schema to the newest Alembic revision (no-op when it is current)."""
+def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> None:
+    """Brings the schema to the newest Alembic revision (no-op when it is current), or to `revision`.
+
+    On SQLite, foreign keys are off while migrating: Alembic's batch mode changes a column by
+    copying the table and dropping the old one, and that DROP would cascade-delete the rows that
+    refer to it (a conversation's messages). They are checked before the migration commits.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only outside a transaction
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                (command.downgrade if downgrade else command.upgrade)(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("a migration left rows that refer to missing rows; nothing was changed")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 class Store:

@@ -77,17 +77,16 @@ def _encrypt_once(keyring: Keyring) -> Callable[[str], str | None]:
 
 
 def _alter_json(to_text: bool) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite keeps any text in a column declared JSON (a token is never read as a number), and
-        # batch mode would copy and drop the table, which with foreign keys on deletes its messages.
-        return
+    # SQLite: batch mode copies the table; bot.storage.db.migrate turns foreign keys off meanwhile,
+    # or dropping the old conversations table would delete every message.
     for table_name, column in JSON_COLUMNS:
-        if to_text:
-            op.alter_column(table_name, column, type_=sa.Text, existing_type=sa.JSON, existing_nullable=False,
-                            postgresql_using=f"{column}::text")
-        else:
-            op.alter_column(table_name, column, type_=sa.JSON, existing_type=sa.Text, existing_nullable=False,
-                            postgresql_using=f"{column}::json")
+        with op.batch_alter_table(table_name) as batch:
+            if to_text:
+                batch.alter_column(column, type_=sa.Text, existing_type=sa.JSON, existing_nullable=False,
+                                   postgresql_using=f"{column}::text")
+            else:
+                batch.alter_column(column, type_=sa.JSON, existing_type=sa.Text, existing_nullable=False,
+                                   postgresql_using=f"{column}::json")
 
 
 def upgrade() -> None:
