@@ -1,5 +1,5 @@
 """python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]
-| privacy purge [--days N] | privacy export --channel C --user U [--out FILE] | privacy newkey"""
+| privacy purge [--days N] | privacy export --channel C --user U [--out FILE] | privacy newkey | privacy rekey"""
 
 from __future__ import annotations
 
@@ -129,6 +129,11 @@ def _privacy(settings: Settings, args: argparse.Namespace) -> int:
 
         print(new_key())
         return 0
+    if args.privacy_command == "rekey":
+        from bot.storage.rekey import rekey
+
+        print(f"Đã mã hoá lại {rekey(_store(settings))} giá trị bằng khoá mới nhất (re-encrypted with the first key).")
+        return 0
     if args.privacy_command == "purge":
         from bot.storage.models import utcnow
         from bot.storage.retention import purge
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--user", required=True, help="the person's id on that channel")
     export.add_argument("--out", help="write to this file (0600) instead of standard output")
     privacy_sub.add_parser("newkey", help="print a fresh DATA_KEY")
+    privacy_sub.add_parser("rekey", help="re-encrypt stored data with the first key of DATA_KEY (key rotation)")
     args = parser.parse_args(argv)
     if args.command == "privacy" and args.privacy_command == "purge" and args.days is not None and args.days <= 0:
         parser.error("--days must be a whole number above 0")

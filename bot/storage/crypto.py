@@ -70,6 +70,13 @@ class Keyring:
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode("utf-8")).decode("ascii")
 
+    def rotate(self, token: str) -> str:
+        """The same value encrypted with the newest key."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeEncodeError):
+            raise DataKeyError(f"a stored value could not be decrypted with the key from {self.source}") from None
+
     def decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")

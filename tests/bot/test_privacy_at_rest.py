@@ -182,3 +182,31 @@ def test_a_traceback_in_the_log_is_masked_too(server_log):
     log = server_log()
     assert "ValueError" in log and "turn failed" in log
     assert [s for s in SECRETS if s in log] == []
+
+
+def test_rekey_moves_every_encrypted_value_to_the_new_key_so_the_old_one_can_go(tmp_path, monkeypatch, capsys):
+    from bot.__main__ import main
+    from bot.storage.crypto import DataKeyError
+
+    old, new = new_key(), new_key()
+    db = tmp_path / "rekey.db"
+    store = Store.open(f"sqlite:///{db}", Keyring.from_text(old))
+    with store.session() as session, session.begin():
+        user = User(channel="zalo", external_id="u1")
+        session.add(user)
+        session.flush()
+        session.add(Conversation(user_id=user.id, flow_state={"slots": {"code": DOSSIER}}))
+        session.add(Feedback(user_id=user.id, kind="complaint", text=f"gọi {PHONE}"))
+        session.add(ChannelState(channel="zalo", key="refresh_token", value="RT"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("DATA_KEY", f"{new},{old}")
+    assert main(["privacy", "rekey"]) == 0
+    assert "Đã mã hoá lại" in capsys.readouterr().out
+
+    only_new = Store.open(f"sqlite:///{db}", Keyring.from_text(new))
+    with only_new.session() as session:
+        assert session.query(Conversation).one().flow_state == {"slots": {"code": DOSSIER}}
+        assert session.query(Feedback).one().text == f"gọi {PHONE}"
+        assert session.get(ChannelState, ("zalo", "refresh_token")).value == "RT"
+    with pytest.raises(DataKeyError):
+        Store.open(f"sqlite:///{db}", Keyring.from_text(old))
