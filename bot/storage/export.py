@@ -1,8 +1,8 @@
 """Access (Decree 13/2023/NĐ-CP): everything stored about one person, decrypted, as plain data.
 
 Only rows reached from that person's user row are read, so nobody else's data can appear.
-Tables added later that hang on users.id are picked up by `_other_tables` (every column but
-internal ids), so a new table is exported without touching this module.
+Tables added later that refer to users.id or conversations.id are picked up by `_other_tables`
+(every column but internal ids), so a new table is exported without touching this module.
 """
 
 from __future__ import annotations
@@ -67,16 +67,22 @@ def _conversation(session: Session, conversation: Conversation) -> dict[str, Any
 
 
 def _other_tables(session: Session, user_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Rows of any other mapped table with a foreign key to users.id (subscriptions, notices, ...)."""
+    """Rows of any other mapped table with a foreign key to this user or to one of their
+    conversations (subscriptions, notices, outgoing replies, ...)."""
+    conversation_ids = select(Conversation.id).where(Conversation.user_id == user_id)
     found: dict[str, list[dict[str, Any]]] = {}
     for table in Base.metadata.sorted_tables:
         if table.name in _KNOWN:
             continue
-        links = [fk.parent for fk in table.foreign_keys if fk.column.table.name == "users" and fk.column.name == "id"]
-        if not links:
+        links = {(fk.column.table.name, fk.column.name): fk.parent for fk in table.foreign_keys}
+        if ("users", "id") in links:
+            link = links[("users", "id")]
+            where = link == user_id
+        elif ("conversations", "id") in links:
+            link = links[("conversations", "id")]
+            where = link.in_(conversation_ids)
+        else:
             continue
-        rows = session.execute(select(table).where(links[0] == user_id)).mappings().all()
-        found[table.name] = [
-            {k: _value(v) for k, v in row.items() if k != "id" and k not in {c.name for c in links}} for row in rows
-        ]
+        rows = session.execute(select(table).where(where)).mappings().all()
+        found[table.name] = [{k: _value(v) for k, v in row.items() if k not in ("id", link.name)} for row in rows]
     return found

@@ -9,6 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.desk import StoredDesk
 from bot.storage import ChannelEvent, Conversation, Feedback, Message, Store, Ticket, User
@@ -145,3 +146,35 @@ def test_export_writes_one_persons_data_decrypted_and_nobody_elses(history: Stor
 
     assert main(["privacy", "export", "--channel", "telegram", "--user", "nobody"]) == 1
     assert "nothing stored" in capsys.readouterr().err
+
+
+def test_export_includes_a_table_added_later_that_refers_to_the_user(history: Store, monkeypatch):
+    """A subscriptions table (another issue adds one) is exported without touching the exporter."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
+
+    from bot.storage import export
+    from bot.storage.models import Base
+
+    metadata = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(metadata)
+    subscriptions = Table(
+        "subscriptions", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("dossier_code", String(40), nullable=False),
+    )
+    subscriptions.create(history.engine)
+    with history.engine.begin() as connection:
+        ids = dict(connection.execute(select(User.external_id, User.id)).all())
+        connection.execute(subscriptions.insert(), [
+            {"user_id": ids["regular"], "dossier_code": "000.00.19.H12-261020-0007"},
+            {"user_id": ids["gone"], "dossier_code": "000.00.19.H12-261020-0099"},
+        ])
+    monkeypatch.setattr(export, "Base", SimpleNamespace(metadata=metadata))
+
+    body = export.export_person(history, "telegram", "regular")
+
+    assert body["subscriptions"] == [{"dossier_code": "000.00.19.H12-261020-0007"}]
