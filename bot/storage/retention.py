@@ -25,6 +25,8 @@ from bot.storage.db import Store
 from bot.storage.models import ChannelEvent, Conversation, Feedback, Message, RetainedCount, Ticket, User
 
 log = logging.getLogger(__name__)
+# Conversations deleted per transaction.
+BATCH = 500
 
 
 @dataclass
@@ -63,25 +65,23 @@ def _keep_counts(session: Session, metric: str, rows: Iterable[tuple[str, str, i
     return len(totals)
 
 
-def purge(store: Store, retention_days: int, now: datetime) -> PurgeReport:
-    """Deletes what is older than `retention_days` (one transaction; counts kept first)."""
+def purge(store: Store, retention_days: int, now: datetime, batch: int = BATCH) -> PurgeReport:
+    """Deletes what is older than `retention_days`, counts kept first, in short transactions of
+    `batch` conversations (a first run on a year of data must not hold the database for long)."""
     report = PurgeReport(cutoff=now - timedelta(days=retention_days))
     cutoff = report.cutoff
-    old_conversation = Conversation.updated_at < cutoff
+    report.deleted = dict.fromkeys(("messages", "conversations", "feedback", "tickets", "users", "channel_events"), 0)
+    while True:
+        with store.session() as session, session.begin():
+            ids = session.execute(
+                select(Conversation.id).where(Conversation.updated_at < cutoff).order_by(Conversation.id).limit(batch)
+            ).scalars().all()
+            if not ids:
+                break
+            _purge_conversations(session, ids, report)
     old_feedback = Feedback.created_at < cutoff
     old_ticket = (Ticket.status == "closed") & (Ticket.closed_at < cutoff)
     with store.session() as session, session.begin():
-        in_old = Message.conversation_id.in_(select(Conversation.id).where(old_conversation))
-        conversation_channel = (
-            select(Conversation.started_at, User.channel).join(User, Conversation.user_id == User.id)
-            .where(old_conversation).subquery()
-        )
-        report.counted += _keep_counts(session, "conversations", _month_rows(
-            session, conversation_channel.c.started_at, conversation_channel.c.channel, true()
-        ))
-        report.counted += _keep_counts(session, "messages_in", _month_rows(
-            session, Message.created_at, Message.intent, in_old & (Message.direction == "in")
-        ))
         report.counted += _keep_counts(session, "ratings", _month_rows(
             session, Feedback.created_at, Feedback.rating, old_feedback & (Feedback.kind == "rating")
         ))
@@ -91,22 +91,37 @@ def purge(store: Store, retention_days: int, now: datetime) -> PurgeReport:
         report.counted += _keep_counts(session, "tickets", _month_rows(
             session, Ticket.created_at, Ticket.reason, old_ticket
         ))
-        # Messages explicitly (not only by ON DELETE CASCADE), so a database without foreign keys is purged too.
-        report.deleted["messages"] = _delete(session, delete(Message).where(in_old))
-        report.deleted["conversations"] = _delete(session, delete(Conversation).where(old_conversation))
-        report.deleted["feedback"] = _delete(session, delete(Feedback).where(old_feedback))
-        report.deleted["tickets"] = _delete(session, delete(Ticket).where(old_ticket))
-        report.deleted["users"] = _delete(session, delete(User).where(
+        report.deleted["feedback"] += _delete(session, delete(Feedback).where(old_feedback))
+        report.deleted["tickets"] += _delete(session, delete(Ticket).where(old_ticket))
+        report.deleted["users"] += _delete(session, delete(User).where(
             User.last_seen_at < cutoff,
             ~exists().where(Conversation.user_id == User.id),
             ~exists().where(Feedback.user_id == User.id),
             ~exists().where(Ticket.user_id == User.id),
         ))
-        report.deleted["channel_events"] = _delete(session, delete(ChannelEvent).where(
+        report.deleted["channel_events"] += _delete(session, delete(ChannelEvent).where(
             ChannelEvent.received_at < cutoff, ChannelEvent.status != "pending"
         ))
     log.info("retention (%d days): deleted %s", retention_days, report)
     return report
+
+
+def _purge_conversations(session: Session, ids: list[int], report: PurgeReport) -> None:
+    """Counts, then deletes, these conversations and their messages."""
+    chosen = Conversation.id.in_(ids)
+    channels = (
+        select(Conversation.started_at, User.channel).join(User, Conversation.user_id == User.id).where(chosen)
+    ).subquery()
+    report.counted += _keep_counts(session, "conversations", _month_rows(
+        session, channels.c.started_at, channels.c.channel, true()
+    ))
+    in_chosen = Message.conversation_id.in_(ids)
+    report.counted += _keep_counts(session, "messages_in", _month_rows(
+        session, Message.created_at, Message.intent, in_chosen & (Message.direction == "in")
+    ))
+    # Messages explicitly (not only by ON DELETE CASCADE), so a database without foreign keys is purged too.
+    report.deleted["messages"] += _delete(session, delete(Message).where(in_chosen))
+    report.deleted["conversations"] += _delete(session, delete(Conversation).where(chosen))
 
 
 def _delete(session: Session, statement: Any) -> int:

@@ -68,7 +68,7 @@ def test_purge_deletes_what_is_past_retention_and_keeps_the_figures(history: Sto
     desk = StoredDesk(history)
     ratings_before = desk.rating_counts()
 
-    report = purge(history, retention_days=365, now=NOW)
+    report = purge(history, retention_days=365, now=NOW, batch=1)  # one conversation per transaction
 
     assert report.deleted == {"messages": 4, "conversations": 2, "feedback": 2, "tickets": 1, "users": 1,
                               "channel_events": 1}
@@ -99,7 +99,7 @@ async def test_the_daily_job_purges_at_start_and_again_later(history: Store):
                 break
         assert retained_counts(history, "conversations") == {"telegram": 2}  # the first run, at once
         with history.session() as session, session.begin():
-            _conversation(session, session.query(User).one(), OLD, "lại cũ")
+            _conversation(session, session.query(User).filter_by(external_id="regular").one(), OLD, "lại cũ")
         for _ in range(100):
             await asyncio.sleep(0.02)
             if retained_counts(history, "conversations") == {"telegram": 3}:
