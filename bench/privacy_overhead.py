@@ -3,7 +3,7 @@ masking a message, and a whole store round trip (one turn's writes and the next 
 
     .venv/bin/python bench/privacy_overhead.py
 
-Prints mean and p95 per operation, and masking time by message length (it must grow linearly:
+Prints median and p95 per operation, and masking time by message length (it must grow linearly:
 the mask runs on the event loop for every stored message and log line); writes the same to
 bench/results/privacy_overhead.json.
 """
@@ -37,13 +37,14 @@ MESSAGE = "hồ sơ 000.00.19.H12-261020-0007 của tôi đến đâu rồi, s�
 
 
 def timed(action: Callable[[], object], runs: int) -> dict[str, float]:
+    action()  # warm up (the first Fernet call loads OpenSSL)
     took = []
     for _ in range(runs):
         started = time.perf_counter()
         action()
         took.append((time.perf_counter() - started) * 1000)
     took.sort()
-    return {"mean_ms": round(statistics.mean(took), 4), "p95_ms": round(took[int(len(took) * 0.95)], 4)}
+    return {"median_ms": round(statistics.median(took), 4), "p95_ms": round(took[int(len(took) * 0.95)], 4)}
 
 
 def main() -> int:
