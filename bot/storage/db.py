@@ -45,7 +45,7 @@ def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> 
 
     On SQLite, foreign keys are off while migrating: Alembic's batch mode changes a column by
     copying the table and dropping the old one, and that DROP would cascade-delete the rows that
-    refer to it (a conversation's messages). They are checked before the migration commits.
+    refer to it (a conversation's messages). References are checked before the migration commits.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -59,7 +59,8 @@ def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> 
                 config.attributes["connection"] = connection
                 (command.downgrade if downgrade else command.upgrade)(config, revision)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
-                    raise RuntimeError("a migration left rows that refer to missing rows; nothing was changed")
+                    raise RuntimeError(f"migrating {_safe_url(engine)} to {revision} left rows that refer to missing "
+                                       "rows (PRAGMA foreign_key_check lists them)")
         finally:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
