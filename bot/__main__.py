@@ -1,4 +1,5 @@
-"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]"""
+"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]
+| privacy purge [--days N] | privacy export --channel C --user U [--out FILE] | privacy newkey | privacy rekey"""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.storage import Store
 
 log = logging.getLogger("bot")
 
@@ -26,9 +31,12 @@ async def _serve(settings: Settings) -> None:
 
     from bot.channels import attach_channels
     from bot.runtime import build_assistant
+    from bot.storage.models import utcnow
+    from bot.storage.retention import purge_daily
     from bot.web import create_app
 
     assistant = build_assistant(settings)
+    retention = asyncio.create_task(purge_daily(assistant.store, settings.retention_days, utcnow))
     app = create_app(assistant)
     channels = ["web", *attach_channels(app, assistant, settings)]
     runner = web.AppRunner(app, access_log=None)
@@ -49,6 +57,7 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
         log.info("Stopping: closing the channels")
     finally:
+        retention.cancel()
         await runner.cleanup()
 
 
@@ -63,13 +72,20 @@ async def _chat(settings: Settings, as_json: bool, user: str) -> None:
         await interactive(assistant, user)
 
 
+def _store(settings: Settings) -> Store:
+    """The database with the settings' data key (imported here: commands without a database start fast)."""
+    from bot.storage import Store
+    from bot.storage.crypto import keyring_from_settings
+
+    return Store.open(settings.database_url_resolved, keyring_from_settings(settings))
+
+
 def _dossiers(settings: Settings, path: str) -> int:
     from pathlib import Path
 
     from bot.dossiers import DossierFileError, import_dossier_file
-    from bot.storage import Store
 
-    store = Store.open(settings.database_url_resolved)
+    store = _store(settings)
     try:
         added, updated = import_dossier_file(store, Path(path))
     except DossierFileError as e:
@@ -84,9 +100,8 @@ def _desk(settings: Settings, limit: int, as_json: bool, close: str | None) -> i
     from dataclasses import asdict
 
     from bot.desk import StoredDesk, render_desk
-    from bot.storage import Store
 
-    desk = StoredDesk(Store.open(settings.database_url_resolved))
+    desk = StoredDesk(_store(settings))
     if close:
         if not desk.close_ticket(close):
             print(f"Không có phiếu đang mở {close} (no open ticket {close}).", file=sys.stderr)
@@ -105,6 +120,44 @@ def _desk(settings: Settings, limit: int, as_json: bool, close: str | None) -> i
     return 0
 
 
+def _privacy(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    if args.privacy_command == "newkey":
+        from bot.storage.crypto import new_key
+
+        print(new_key())
+        return 0
+    if args.privacy_command == "rekey":
+        from bot.storage.rekey import rekey
+
+        print(f"Đã mã hoá lại {rekey(_store(settings))} giá trị bằng khoá mới nhất (re-encrypted with the first key).")
+        return 0
+    if args.privacy_command == "purge":
+        from bot.storage.models import utcnow
+        from bot.storage.retention import purge
+
+        days = args.days or settings.retention_days
+        print(f"Đã xoá dữ liệu quá {days} ngày (deleted) {purge(_store(settings), days, utcnow())}.")
+        return 0
+    from bot.storage.export import export_person
+
+    body = export_person(_store(settings), args.channel, args.user)
+    if body is None:
+        print(f"Không có dữ liệu nào của {args.channel}:{args.user} (nothing stored).", file=sys.stderr)
+        return 1
+    text = json.dumps(body, ensure_ascii=False, indent=1) + "\n"
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # one person's data: theirs and staff's only
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(f"Đã ghi dữ liệu của {args.channel}:{args.user} vào {args.out} (written).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The procedure assistant.")
     sub = parser.add_subparsers(dest="command")
@@ -120,15 +173,38 @@ def main(argv: list[str] | None = None) -> int:
     desk.add_argument("--limit", type=int, default=20, help="at most this many of each (default 20)")
     desk.add_argument("--json", action="store_true", help="as JSON, for scripts")
     desk.add_argument("--close", metavar="TICKET", help="close an open ticket, e.g. YC-00012, once it is dealt with")
+    privacy = sub.add_parser("privacy", help="personal data: delete old conversations, export one person's data")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    purge = privacy_sub.add_parser("purge", help="delete conversations, messages and feedback older than RETENTION_DAYS")
+    purge.add_argument("--days", type=int, help="this many days instead of RETENTION_DAYS")
+    export = privacy_sub.add_parser("export", help="one person's data, decrypted, as JSON (Decree 13/2023)")
+    export.add_argument("--channel", required=True, help="telegram, zalo, web or terminal")
+    export.add_argument("--user", required=True, help="the person's id on that channel")
+    export.add_argument("--out", help="write to this file (0600) instead of standard output")
+    privacy_sub.add_parser("newkey", help="print a fresh DATA_KEY")
+    privacy_sub.add_parser("rekey", help="re-encrypt stored data with the first key of DATA_KEY (key rotation)")
     args = parser.parse_args(argv)
+    if args.command == "privacy" and args.privacy_command == "purge" and args.days is not None and args.days <= 0:
+        parser.error("--days must be a whole number above 0")
     settings = _settings()
+    from bot.privacy import setup_logging
+    from bot.storage.crypto import DataKeyError
+
+    setup_logging(settings.log_level if args.command in (None, "serve") else "WARNING")
+    try:
+        return _run(settings, args)
+    except DataKeyError as e:
+        print(f"Không mở được dữ liệu đã mã hoá (wrong data key): {e}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "dossiers":
         return _dossiers(settings, args.file)
     if args.command == "desk":
         return _desk(settings, args.limit, args.json, args.close)
-    from bot.privacy import setup_logging
-
-    setup_logging(settings.log_level if args.command != "chat" else "WARNING")
+    if args.command == "privacy":
+        return _privacy(settings, args)
     try:
         if args.command == "chat":
             asyncio.run(_chat(settings, args.json, args.user))

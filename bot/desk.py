@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.privacy import mask
 from bot.storage import Conversation, Feedback, Message, Store, Ticket, User
 from bot.storage.models import utcnow
+from bot.storage.retention import retained_counts
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +188,15 @@ class StoredDesk:
             ]
 
     def rating_counts(self) -> dict[str, int]:
-        """How many ratings of each level have been given."""
+        """How many ratings of each level have been given (with those whose rows retention deleted)."""
         with self.store.session() as session:
             rows = session.execute(
                 select(Feedback.rating, func.count()).where(Feedback.kind == "rating").group_by(Feedback.rating)
             ).all()
-            return {str(rating): int(count) for rating, count in rows}
+        counts = retained_counts(self.store, "ratings")
+        for rating, count in rows:
+            counts[str(rating)] = counts.get(str(rating), 0) + int(count)
+        return counts
 
     def close_ticket(self, ticket_reference: str) -> bool:
         """Closes an open ticket (staff dealt with it); False when there is no such open ticket."""

@@ -13,6 +13,7 @@ from bot.desk import StoredDesk
 from bot.dossiers import LocalDossierProvider, sync_demo_dossiers
 from bot.settings import Settings
 from bot.storage import Store
+from bot.storage.crypto import keyring_from_settings
 from flows.engine import EngineConfig, FlowEngine
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
 
     engine = build_engine(settings)
     knowledge = load_knowledge()
-    store = Store.open(settings.database_url_resolved)
+    store = Store.open(settings.database_url_resolved, keyring_from_settings(settings))
     sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.

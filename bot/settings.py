@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
@@ -108,6 +108,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
     Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
     Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
+    Setting("DATA_KEY", "", _text,
+            "Key(s) that encrypt personal data in the database, newest first, comma-separated; "
+            "empty: the key in DATA_KEY_FILE (made on first start)."),
+    Setting("DATA_KEY_FILE", "var/data.key", _text, "Where the data key is kept when DATA_KEY is empty (0600)."),
+    Setting("RETENTION_DAYS", "365", _positive,
+            "Conversations, messages, feedback and closed tickets older than this are deleted (daily)."),
 )
 
 
@@ -134,6 +140,9 @@ class Settings:
     zalo_refresh_token: str
     zalo_api_base_url: str
     zalo_oauth_base_url: str
+    data_key: str = field(repr=False)  # never in a log line or a traceback
+    data_key_file: str
+    retention_days: int
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
@@ -162,6 +171,11 @@ class Settings:
     @property
     def model_path(self) -> Path:
         path = Path(self.model_dir)
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def data_key_path(self) -> Path:
+        path = Path(self.data_key_file)
         return path if path.is_absolute() else ROOT / path
 
     @property

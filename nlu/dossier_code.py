@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Iterator
 
 # agency code: 1-5 dot-separated parts of letters/digits; date yymmdd; sequence 3-6 digits.
 _CODE = re.compile(
@@ -35,25 +36,34 @@ _ATTEMPT = re.compile(
 
 def find_code_attempts(text: str) -> list[tuple[int, int]]:
     """(start, end) of each dossier code in the text, well formed or mistyped."""
-    spans = [(start, end) for start, end, _ in find_dossier_codes(text)]
-    for m in _ATTEMPT.finditer(text):
-        if not any(start < m.end() and m.start() < end for start, end in spans):
-            spans.append((m.start(), m.end()))
-    return sorted(spans)
+    codes = [(start, end) for start, end, _ in find_dossier_codes(text)]
+    attempts = [(m.start(), m.end()) for m in _not_overlapping(_ATTEMPT.finditer(text), codes)]
+    return sorted(codes + attempts)
+
+
+def _not_overlapping(matches: Iterator[re.Match[str]], taken: list[tuple[int, int]]) -> list[re.Match[str]]:
+    """The matches (in text order) that overlap no span of `taken` (sorted, disjoint): one pass over
+    both, so a long text full of codes costs linear time (log masking runs this on every line)."""
+    kept: list[re.Match[str]] = []
+    i = 0
+    for m in matches:
+        while i < len(taken) and taken[i][1] <= m.start():
+            i += 1
+        if i == len(taken) or taken[i][0] >= m.end():
+            kept.append(m)
+    return kept
 
 
 def find_dossier_codes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, canonical code) for each dossier code in the text."""
     found: list[tuple[int, int, str]] = []
     for pattern in (_CODE, _SPACED):
-        for m in pattern.finditer(text):
+        for m in _not_overlapping(pattern.finditer(text), [(start, end) for start, end, _ in found]):
             agency = re.sub(r"\s+", "", m.group("agency")).upper()
-            if not any(c.isdigit() for c in agency):
-                continue
-            if any(start < m.end() and m.start() < end for start, end, _ in found):
-                continue
-            found.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}"))
-    return sorted(found)
+            if any(c.isdigit() for c in agency):
+                found.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}"))
+        found.sort()
+    return found
 
 
 def canonical_dossier_code(text: str) -> str | None:

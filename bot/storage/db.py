@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.storage.crypto import DataKeyError, Keyring, attach_keyring, check_key, keyring_from_settings
 from bot.storage.models import Conversation, Message, User, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,13 +36,35 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Brings the schema to the newest Alembic revision (no-op when it is current)."""
+def _safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> None:
+    """Brings the schema to the newest Alembic revision (no-op when it is current), or to `revision`.
+
+    On SQLite, foreign keys are off while migrating: Alembic's batch mode changes a column by
+    copying the table and dropping the old one, and that DROP would cascade-delete the rows that
+    refer to it (a conversation's messages). References are checked before the migration commits.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only outside a transaction
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                (command.downgrade if downgrade else command.upgrade)(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError(f"migrating {_safe_url(engine)} to {revision} left rows that refer to missing "
+                                       "rows (PRAGMA foreign_key_check lists them)")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 class Store:
@@ -52,9 +75,22 @@ class Store:
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, keyring: Keyring | None = None) -> Store:
+        """The database at `url`, migrated, with personal data encrypted by `keyring` (default: the
+        settings' DATA_KEY or key file). Raises DataKeyError when the key is not the database's."""
+        if keyring is None:
+            from bot.settings import Settings
+
+            keyring = keyring_from_settings(Settings.load())
         engine = make_engine(url)
-        migrate(engine)
+        attach_keyring(engine, keyring)
+        try:
+            migrate(engine)
+            with engine.begin() as connection:
+                check_key(connection, keyring)
+        except DataKeyError as e:
+            engine.dispose()
+            raise DataKeyError(f"{_safe_url(engine)}: {e}") from None
         return cls(engine)
 
     def session(self) -> Session:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base, relationship
+
+from bot.storage.crypto import EncryptedJSON, EncryptedText, MaskedText
 
 Base = declarative_base()
 
@@ -39,8 +41,9 @@ class Conversation(Base):
     user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     started_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
-    # The flow engine's state (stack of flows, slots): a restart resumes from here.
-    flow_state = Column(JSON, nullable=False, default=dict)
+    # The flow engine's state (stack of flows, slots): a restart resumes from here. Encrypted: slots hold
+    # what the user typed (a dossier code, a complaint with a phone number).
+    flow_state = Column(EncryptedJSON, nullable=False, default=dict)
 
     user = relationship("User", back_populates="conversations")
     messages = relationship("Message", back_populates="conversation", cascade="all, delete-orphan")
@@ -52,7 +55,7 @@ class Message(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
     direction = Column(String(3), nullable=False)  # "in" from the user, "out" from the assistant
-    text = Column(Text, nullable=False)
+    text = Column(MaskedText, nullable=False)  # ID numbers, phones, dossier codes masked: for statistics only
     intent = Column(String(64))
     confidence = Column(Float)
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -68,7 +71,7 @@ class Ticket(Base):
     id = Column(Integer, primary_key=True)
     user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     reason = Column(String(40), nullable=False)  # request_human, stuck, not_understood, ...
-    summary = Column(Text, nullable=False, default="")
+    summary = Column(EncryptedText, nullable=False, default="")  # staff may need the phone in it
     status = Column(String(20), nullable=False, default="open")  # open, closed
     created_at = Column(DateTime, nullable=False, default=utcnow)
     closed_at = Column(DateTime)
@@ -85,7 +88,7 @@ class Feedback(Base):
     user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     kind = Column(String(20), nullable=False)  # rating, complaint
     rating = Column(String(20))  # very_satisfied, satisfied, unsatisfied
-    text = Column(Text, nullable=False, default="")
+    text = Column(EncryptedText, nullable=False, default="")  # a complaint staff act on
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     user = relationship("User", back_populates="feedback")
@@ -116,7 +119,7 @@ class ChannelEvent(Base):
     id = Column(Integer, primary_key=True)
     channel = Column(String(20), nullable=False)
     event_id = Column(String(128), nullable=False)  # the channel's own id (Zalo msg_id), for deduplication
-    payload = Column(JSON, nullable=False, default=dict)
+    payload = Column(EncryptedJSON, nullable=False, default=dict)  # holds the message until it is answered
     status = Column(String(20), nullable=False, default="pending", index=True)  # pending, done, failed
     attempts = Column(Integer, nullable=False, default=0)
     error = Column(Text)
@@ -131,6 +134,19 @@ class ChannelState(Base):
 
     channel = Column(String(20), primary_key=True)
     key = Column(String(64), primary_key=True)
-    value = Column(Text, nullable=False, default="")
+    value = Column(EncryptedText, nullable=False, default="")  # tokens, stored button payloads
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
+
+class RetainedCount(Base):
+    """Anonymous monthly counts kept when old conversations are deleted (retention), so figures over
+    time (ratings, conversations per channel, tickets per reason) survive the rows they came from."""
+
+    __tablename__ = "retained_counts"
+    __table_args__ = (UniqueConstraint("month", "metric", "key", name="uq_retained_counts_month_metric_key"),)
+
+    id = Column(Integer, primary_key=True)
+    month = Column(String(7), nullable=False)  # "2025-11"
+    metric = Column(String(40), nullable=False)  # conversations, messages_in, ratings, complaints, tickets
+    key = Column(String(64), nullable=False, default="")  # channel, intent, rating level, ticket reason
+    count = Column(Integer, nullable=False, default=0)
