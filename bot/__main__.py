@@ -29,7 +29,7 @@ async def _serve(settings: Settings) -> None:
     from bot.web import create_app
 
     assistant = build_assistant(settings)
-    app = create_app(assistant)
+    app = create_app(assistant, settings)
     channels = ["web", *attach_channels(app, assistant, settings)]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -40,7 +40,7 @@ class MaskingFilter(logging.Filter):
 
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -48,3 +48,12 @@ def setup_logging(level: str) -> None:
     for noisy in ("tensorflow", "absl", "rasa", "h5py", "matplotlib", "apscheduler", "aiohttp.access",
                    "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+class OneLineFormatter(logging.Formatter):
+    """One record, one line: newlines, NUL and other control characters in a message are escaped,
+    so a value a user controls (an id, a text) can never forge a log line. Tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        return line if line.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)

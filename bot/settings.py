@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -74,6 +75,39 @@ def _flag(raw: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """A front end of the JSON API: its name (which namespaces its users), its key, whether it may read slots."""
+
+    name: str
+    key: str
+    slots: bool = False
+
+    def __repr__(self) -> str:  # never print a key
+        return f"ApiKey(name={self.name!r}, slots={self.slots})"
+
+
+_FRONT_END = re.compile(r"[a-z0-9_-]{1,16}")
+_KEY = re.compile(r"[A-Za-z0-9_.~+/=-]{24,256}")
+
+
+def _api_keys(raw: str) -> tuple[ApiKey, ...]:
+    keys: list[ApiKey] = []
+    for number, entry in enumerate(filter(None, (e.strip() for e in raw.split(","))), 1):
+        name, _, rest = entry.partition(":")
+        key, _, flag = rest.partition(":")
+        if not _FRONT_END.fullmatch(name):
+            raise ValueError(f"entry {number}: the front end's name must be 1-16 of a-z, 0-9, _ and -")
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"entry {number} ({name}): the key must be 24 to 256 characters of A-Z a-z 0-9 _ . ~ + / = -")
+        if flag not in ("", "slots"):
+            raise ValueError(f"entry {number} ({name}): after the key only ':slots' may follow")
+        if any(k.name == name for k in keys):
+            raise ValueError(f"entry {number}: front end {name!r} is listed twice")
+        keys.append(ApiKey(name, key, flag == "slots"))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
 class Setting:
     name: str
     default: str | None
@@ -108,6 +142,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
     Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
     Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
+    Setting("API_KEYS", "", _api_keys,
+            "Front ends allowed on the JSON API: name:key[:slots],... (key of 24+ characters; :slots lets that "
+            "front end ask for a turn's slots). Empty: only the web chat page."),
+    Setting("WEB_HTTPS", "false", _flag,
+            "True when the site is served over HTTPS (behind a proxy): the web chat's session cookie is marked Secure."),
+    Setting("SESSION_SECRET", "", _text,
+            "Key that signs the web chat's session cookies; empty: one is made and kept in the database."),
 )
 
 
@@ -134,6 +175,9 @@ class Settings:
     zalo_refresh_token: str
     zalo_api_base_url: str
     zalo_oauth_base_url: str
+    api_keys: tuple[ApiKey, ...] = ()
+    web_https: bool = False
+    session_secret: str = ""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
