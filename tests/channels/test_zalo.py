@@ -214,18 +214,81 @@ async def test_a_shutdown_before_the_turn_ran_gives_the_event_back_for_the_next_
     assert [e.status for e in events_of(rig, user)] == ["done"] and said_in(rig, user) == ["xin chào"]
 
 
-async def test_an_event_abandoned_mid_turn_long_ago_is_failed_not_run_twice(rig, fake, user):
+def _abandoned(rig, fake, user, status, claimed_at):
+    """An event a worker claimed and then died on (kill -9): status and claim time as it left them."""
+    fake.known_users.add(user)
     with rig.assistant.store.session() as session, session.begin():
-        session.add(ChannelEvent(
-            channel="zalo", event_id=f"{user}-old", status="processing", attempts=1,
+        event = ChannelEvent(
+            channel="zalo", sender=user, event_id=f"{user}-old", status=status, attempts=1,
             payload=fake.event(user, text="xin chào", msg_id=f"{user}-old"),
-            received_at=utcnow() - timedelta(hours=1), processed_at=utcnow() - timedelta(hours=1),
-        ))
+            received_at=claimed_at, processed_at=claimed_at,
+        )
+        session.add(event)
+        session.flush()
+        return event.id
+
+
+async def test_an_event_abandoned_before_its_turn_ran_is_answered_at_the_next_start(rig, fake, user):
+    _abandoned(rig, fake, user, "processing", utcnow() - timedelta(seconds=5))
     await rig.start()
     await rig.settle()
     [event] = events_of(rig, user)
-    assert event.status == "failed" and "interrupted" in event.error
-    assert "text" not in event.payload["message"] and fake.calls_for(user) == []
+    assert event.status == "done" and said_in(rig, user) == ["xin chào"]
+    assert fake.messages_to(user) and "text" not in event.payload["message"]
+
+
+async def test_an_event_abandoned_after_its_turn_ran_sends_the_stored_reply_and_does_not_run_it_twice(
+    rig, fake, user
+):
+    claimed = utcnow() - timedelta(seconds=5)
+    _abandoned(rig, fake, user, "processing", claimed)
+    turn = await rig.assistant.handle("zalo", user, "xin chào")  # the turn ran, then the process died
+    await rig.start()
+    await rig.settle()
+    [event] = events_of(rig, user)
+    assert event.status == "done" and said_in(rig, user) == ["xin chào"]  # not run a second time
+    assert [m["text"] for m in fake.messages_to(user)] == [r.text for r in turn.replies]
+
+
+async def test_parts_left_unsent_by_a_dead_worker_are_sent_once_each_at_the_next_start(rig, fake, user):
+    from bot.storage.models import OutboxPart
+
+    row_id = _abandoned(rig, fake, user, "sending", utcnow() - timedelta(seconds=5))
+    with rig.assistant.store.session() as session, session.begin():
+        for seq, status in enumerate(["sent", "sending", "pending"]):
+            session.add(OutboxPart(channel="zalo", event_row_id=row_id, recipient=user, seq=seq,
+                                   message={"text": f"phần {seq + 1}"}, status=status, attempts=int(status != "pending")))
+    await rig.start()
+    await rig.settle()
+    assert [m["text"] for m in fake.messages_to(user)] == ["phần 2", "phần 3"]  # the first had gone already
+    [event] = events_of(rig, user)
+    assert event.status == "done"
+    await rig.restart()
+    await rig.settle()
+    assert len(fake.messages_to(user)) == 2
+
+
+async def test_a_msg_id_reused_by_another_sender_is_a_new_message(rig, fake, user):
+    await rig.start()
+    assert await fake.user_sends_text(user, "xin chào", msg_id="same-id") == 200
+    assert await fake.user_sends_text(f"{user}-b", "xin chào", msg_id="same-id") == 200
+    await rig.settle()
+    assert said_in(rig, user) == ["xin chào"] and said_in(rig, f"{user}-b") == ["xin chào"]
+
+
+@pytest.mark.parametrize("sender", ["9" * 5000, "line\nbreak", "nul\x00", ""])
+async def test_a_sender_id_that_is_too_long_or_not_plain_is_refused(rig, fake, sender):
+    await rig.start()
+    status = await fake.deliver(fake.event(sender, text="xin chào"))
+    assert status == (400 if sender else 200)
+    with rig.assistant.store.session() as session:
+        assert session.execute(select(User).where(User.channel == "zalo", User.external_id == sender)).first() is None
+
+
+async def test_deeply_nested_json_is_a_400_naming_the_body_before_the_signature_is_checked(rig, fake):
+    await rig.start()
+    body = b"[" * 5000 + b"]" * 5000
+    assert await fake.deliver({}, signature="mac=00", body=body) == 400
 
 
 @pytest.mark.parametrize("kind, attachment", [
