@@ -57,6 +57,7 @@ from bot.privacy import mask
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.models import ChannelState, User, utcnow
+from bot.web.payload import PayloadError, bad_request, read_json
 from flows.replies import Reply, Turn
 from flows.responses import ResponseBook
 
@@ -427,9 +428,10 @@ class TelegramChannel:
         if not self.started.is_set():
             return web.json_response({"error": "starting, try again"}, status=503)  # Telegram retries later
         try:
-            data = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+            data = await read_json(request)  # bounded: size, nesting, lone surrogates
+        except PayloadError as e:
+            log.warning("Telegram webhook: refused (400) from %s: %s", request.remote, e)
+            return bad_request(e)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"error": "not a Telegram update (no update_id)"}, status=400)
         try:
