@@ -39,7 +39,8 @@ async def _serve(settings: Settings) -> None:
     except OSError as e:
         await runner.cleanup()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: {e.strerror}. Set PORT to a free port.") from None
-    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, settings.port)
+    port = runner.addresses[0][1] if runner.addresses else settings.port  # PORT=0: the one the system gave
+    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, port)
     off = [name for name in ("telegram", "zalo") if name not in channels]
     log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
     stop = asyncio.Event()
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "desk":
         return _desk(settings, args.limit, args.json, args.close)
     from bot.privacy import setup_logging
+    from bot.runtime import StartupError
 
     setup_logging(settings.log_level if args.command != "chat" else "WARNING")
     try:
@@ -138,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     except SettingsError as e:  # a channel found settings that do not fit together (e.g. a webhook without its secret)
         print(f"Cấu hình sai (bad setting): {e}", file=sys.stderr)
+        return 2
+    except StartupError as e:  # the model missing or corrupt: one line that says what to do, not a traceback
+        print(f"Không khởi động được (cannot start): {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -18,8 +18,8 @@ class SettingsError(ValueError):
 
 def _port(raw: str) -> int:
     value = int(raw)
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number from 1 to 65535")
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (0: any free port, for tests)")
     return value
 
 

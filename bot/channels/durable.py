@@ -47,6 +47,7 @@ class Claim:
     payload: dict[str, Any]
     sender: str
     claimed_at: datetime
+    attempts: int = 1  # claims of this event so far, this one included
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,11 @@ class EventInbox:
             ).rowcount
             if taken != 1:
                 return None
-            payload, sender = session.execute(
-                select(ChannelEvent.payload, ChannelEvent.sender).where(ChannelEvent.id == row_id)
+            payload, sender, attempts = session.execute(
+                select(ChannelEvent.payload, ChannelEvent.sender, ChannelEvent.attempts).where(ChannelEvent.id == row_id)
             ).one()
-            return Claim(row_id, "turn" if status == "pending" else "send", dict(payload or {}), str(sender), now)
+            return Claim(row_id, "turn" if status == "pending" else "send", dict(payload or {}), str(sender), now,
+                         int(attempts))
 
     def release(self, row_id: int) -> None:
         """Gives an event back before its turn ran (shutdown), so it is answered at the next start."""

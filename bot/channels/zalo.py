@@ -77,6 +77,11 @@ SWEEP_AGE = timedelta(minutes=2)
 SWEEP_INTERVAL_S = 60.0
 # Seconds to wait before each retry after -32 (rate limit); then the event fails.
 RATE_LIMIT_BACKOFF_S = (1.0, 4.0, 15.0)
+# An Open API call not answered within this long is given up (and tried again, see _post_message).
+SEND_TIMEOUT_S = 15.0
+# Rounds of sending an event's parts while Zalo stays busy (each round waits RATE_LIMIT_BACKOFF_S,
+# rounds are SWEEP_INTERVAL_S apart); then its unsent parts are failed.
+SEND_ROUNDS = 3
 # Turns answered at the same time (outbound calls in flight).
 CONCURRENT_TURNS = 4
 # On shutdown, turns in progress get this long to finish.
@@ -95,6 +100,7 @@ class ZaloError(Exception):
         self.message = message
         self.endpoint = endpoint
         self.user_id = user_id
+        self.retryable = False  # Zalo was busy or unreachable: the message can go in a later round
         who = f" to user {user_id}" if user_id else ""
         super().__init__(mask(f"zalo {endpoint}{who}: error {code}: {message}"))
 
@@ -258,10 +264,11 @@ class ZaloApi:
         self.http: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
         self._paused_until = 0.0  # monotonic time before which no message is sent (after -32)
+        self.timeout_s = SEND_TIMEOUT_S
 
     async def open(self) -> str:
         self.tokens, source = self.token_store.load()
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return source
 
     async def close(self) -> None:
@@ -298,7 +305,9 @@ class ZaloApi:
                 continue
             if code in OUT_OF_WINDOW:
                 raise UndeliverableError(code, text, SEND_PATH, user_id)
-            raise ZaloError(code, text, SEND_PATH, user_id)
+            error = ZaloError(code, text, SEND_PATH, user_id)
+            error.retryable = code == RATE_LIMITED or transient
+            raise error
 
     async def _wait_if_paused(self) -> None:
         delay = self._paused_until - time.monotonic()
@@ -330,8 +339,9 @@ class ZaloApi:
         except aiohttp.ClientConnectorError as e:
             return None, f"cannot connect: {e.os_error}", None, True  # nothing reached Zalo
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            # The message may have arrived; sending it again could show it twice.
-            return None, f"{type(e).__name__}: {e}", None, False
+            # The message may have arrived, or not. A citizen missing an answer is worse than seeing one
+            # twice, so it is sent again (the same rule as a part in flight when the process died).
+            return None, f"{type(e).__name__}: {e}", None, True
         if not isinstance(answer, dict):
             return None, "answer is not a JSON object", None, False
         try:
@@ -395,6 +405,7 @@ class ZaloChannel:
         # (maintenance, and the tests' stand-in for a crash right after the store).
         self.process_events = True
         self.sweep_interval = SWEEP_INTERVAL_S
+        self.sweep_age = SWEEP_AGE
         self.shutdown_grace = SHUTDOWN_GRACE_S
         self._queues: dict[str, deque[int]] = {}
         self._queued: set[int] = set()
@@ -510,7 +521,8 @@ class ZaloChannel:
             more = self.assistant.engine.responses.text("zalo_more_choices")
             self.inbox.record_parts(claim, [m for reply in replies for m in render(reply, more)])
         status, error = await self._send_parts(claim, user_id, status, error)
-        self.inbox.finish(row_id, status, error, utcnow())
+        if status != "outbox":
+            self.inbox.finish(row_id, status, error, utcnow())
         log.info("zalo event %s from user %s %s in %.0f ms", msg_id, user_id, status, (time.monotonic() - started) * 1000)
 
     async def _send_parts(self, claim: Claim, user_id: str, status: str, error: str | None) -> tuple[str, str | None]:
@@ -532,6 +544,11 @@ class ZaloChannel:
                             "not retried", claim.row_id, user_id, e.code)
                 return "failed", str(e)
             except ZaloError as e:
+                if e.retryable and claim.attempts < SEND_ROUNDS:
+                    self.inbox.requeue(claim.row_id)  # the sweep sends the rest in a later round
+                    log.warning("zalo event row %s: Zalo busy or unreachable (%s); the rest is sent in a later "
+                                "round (%d of %d)", claim.row_id, e, claim.attempts, SEND_ROUNDS)
+                    return "outbox", None
                 self.inbox.fail_parts(claim.row_id, str(e))
                 log.error("zalo event row %s not answered: %s", claim.row_id, e)
                 return "failed", str(e)
@@ -582,7 +599,7 @@ class ZaloChannel:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                self.sweep(received_before=utcnow() - SWEEP_AGE)
+                self.sweep(received_before=utcnow() - self.sweep_age)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeping
                 log.exception("zalo: sweeping pending events failed")
 

@@ -17,6 +17,7 @@ FakeZalo, and can stop and start it again on the same database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -133,6 +134,10 @@ class FakeZalo:
         self.known_users: set[str] = set()  # wrote to the OA: inside the messaging window
         self._failures: deque[tuple[int, str]] = deque()
         self._outages = 0
+        # Seconds each accepted message takes to answer (it is delivered on receipt, as Zalo does):
+        # a slow Zalo, or a send still in flight when our process is killed.
+        self.send_delay = 0.0
+        self._stalls = 0
         self.webhook_url = ""
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -144,7 +149,7 @@ class FakeZalo:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_message)
         app.router.add_post("/v4/oa/access_token", self._access_token)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -180,6 +185,10 @@ class FakeZalo:
     def go_down(self, times: int = 1) -> None:
         """The next `times` send calls get HTTP 503, as when Zalo's front end is overloaded."""
         self._outages += times
+
+    def stall(self, times: int = 1) -> None:
+        """The next `times` send calls are never answered (the caller's timeout fires); nothing is delivered."""
+        self._stalls += times
 
     def expire_access_tokens(self) -> None:
         for token in self.access_tokens:
@@ -251,6 +260,10 @@ class FakeZalo:
 
     async def _send_message(self, request: web.Request) -> web.Response:
         token = request.headers.get("access_token", "")
+        if self._stalls:
+            self._stalls -= 1
+            self.calls.append(SendCall("", token, 504))
+            await asyncio.sleep(3600)
         if self._outages:
             self._outages -= 1
             self.calls.append(SendCall("", token, 503))
@@ -283,6 +296,8 @@ class FakeZalo:
         message_id = uuid.uuid4().hex
         self.sent.append(SentMessage(user_id, body["message"], message_id))
         self.calls.append(SendCall(user_id, token, 0))
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         return web.json_response({"data": {"message_id": message_id, "user_id": user_id}, "error": 0, "message": "Success"})
 
     def _error(self, user_id: str, token: str, code: int, message: str) -> web.Response:

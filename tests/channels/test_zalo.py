@@ -394,14 +394,32 @@ async def test_a_rate_limit_is_waited_out_then_the_message_goes(rig, fake, user)
     assert [e.status for e in events_of(rig, user)] == ["done"]
 
 
-async def test_a_rate_limit_that_does_not_lift_fails_the_event_after_a_bounded_number_of_tries(rig, fake, user):
+async def test_a_rate_limit_that_does_not_lift_fails_the_event_after_a_bounded_number_of_rounds(rig, fake, user):
     await rig.start(backoff=(0.01, 0.01, 0.01))
     fake.fail_next(-32, times=50)
     await fake.user_sends_text(user, "xin chào")
     await rig.settle()
     assert [c.error for c in fake.calls_for(user)] == [-32] * 4
+    assert [e.status for e in events_of(rig, user)] == ["outbox"]  # kept for a later round, not lost
+    for _ in range(2):  # the sweeper's next rounds
+        rig.channel.sweep()
+        await rig.settle()
+    assert [c.error for c in fake.calls_for(user)] == [-32] * 12
     [event] = events_of(rig, user)
     assert event.status == "failed" and "-32" in event.error
+
+
+async def test_a_rate_limit_that_lifts_between_rounds_delivers_everything_once(rig, fake, user):
+    await rig.start(backoff=(0.01, 0.01, 0.01))
+    fake.fail_next(-32, times=4)
+    await fake.user_sends_text(user, "xin chào")
+    await rig.settle()
+    assert fake.messages_to(user) == []
+    rig.channel.sweep()
+    await rig.settle()
+    [event] = events_of(rig, user)
+    texts = [m["text"] for m in fake.messages_to(user)]
+    assert event.status == "done" and texts and len(texts) == len(set(texts))
 
 
 async def test_zalo_being_down_for_a_moment_is_waited_out_like_a_rate_limit(rig, fake, user):
