@@ -100,7 +100,9 @@ async def test_a_body_that_is_not_an_update_is_refused_with_400(bot, body):
     assert await post(bot.url, body, SECRET) == 400
 
 
-@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, '{"update_id": 1, "x": "' + "a" * 70_000 + '"}'], ids=["nested", "over-64-kib"])
+@pytest.mark.parametrize(
+    "body", ["[" * 5000 + "]" * 5000, '{"update_id": 1, "x": "' + "a" * 70_000 + '"}'], ids=["nested", "over-64-kib"]
+)
 async def test_a_body_nested_too_deep_or_over_64_kib_is_a_400_naming_the_body(bot, body):
     async with ClientSession() as http:
         async with http.post(bot.url + WEBHOOK_PATH, headers={SECRET_HEADER: SECRET}, data=body) as response:
