@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from bot.privacy import mask
 from bot.storage import ChannelEvent, Conversation, Message, Store, User
-from bot.storage.models import OutboxPart
+from bot.storage.models import OutboxPart, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Part:
     seq: int
     message: dict[str, Any]
     resent: bool  # it was being sent when a worker died: it may have arrived
+    created_at: datetime
 
 
 def without_content(payload: dict[str, Any]) -> dict[str, Any]:
@@ -133,16 +134,17 @@ class EventInbox:
     def _add_parts(self, session: Session, row_id: int, recipient: str, messages: Sequence[dict[str, Any]]) -> None:
         for seq, message in enumerate(messages):
             session.add(OutboxPart(channel=self.channel, event_row_id=row_id, recipient=recipient, seq=seq,
-                                   message=message, status="pending", attempts=0))
+                                   message=message, status="pending", attempts=0, created_at=utcnow()))
 
     def unsent_parts(self, row_id: int) -> list[Part]:
         with self.store.session() as session:
             rows = session.execute(
-                select(OutboxPart.id, OutboxPart.seq, OutboxPart.message, OutboxPart.status)
+                select(OutboxPart.id, OutboxPart.seq, OutboxPart.message, OutboxPart.status, OutboxPart.created_at)
                 .where(OutboxPart.event_row_id == row_id, OutboxPart.status.in_(("pending", "sending")))
                 .order_by(OutboxPart.seq)
             ).all()
-        return [Part(int(i), int(seq), dict(message), status == "sending") for i, seq, message, status in rows]
+        return [Part(int(i), int(seq), dict(message), status == "sending", created)
+                for i, seq, message, status, created in rows]
 
     def sending(self, part: Part, now: datetime) -> None:
         """Marks a part as being posted (a crash from here on means it may have arrived)."""

@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -61,6 +61,7 @@ CHANNEL = "zalo"
 WEBHOOK_PATH = "/webhooks/zalo"
 SEND_PATH = "/v3.0/oa/message/cs"
 REFRESH_PATH = "/v4/oa/access_token"
+CONVERSATION_PATH = "/v2.0/oa/conversation"
 
 # Zalo's documented limits for a consultation message and its buttons.
 MAX_TEXT = 2000
@@ -309,6 +310,27 @@ class ZaloApi:
             error.retryable = code == RATE_LIMITED or transient
             raise error
 
+    async def delivered_since(self, user_id: str, text: str, since: datetime) -> str | None:
+        """Zalo's id of a message with this text sent to the user since `since`, from the last ten
+        of the conversation (GET /v2.0/oa/conversation); None when not there or Zalo cannot say."""
+        assert self.http is not None, "ZaloApi.open() first"
+        query = {"data": json.dumps({"user_id": user_id, "offset": 0, "count": 10})}
+        try:
+            token = await self._current_token()
+            async with self.http.get(self.settings.zalo_api_base_url + CONVERSATION_PATH, params=query,
+                                     headers={"access_token": token}) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError, ZaloError) as e:
+            log.warning("zalo: could not read the conversation with %s (%s); the part is sent again", user_id, e)
+            return None
+        items = answer.get("data") if isinstance(answer, dict) and answer.get("error") == 0 else None
+        since_ms = (since - timedelta(seconds=5)).replace(tzinfo=timezone.utc).timestamp() * 1000
+        for item in items if isinstance(items, list) else []:
+            if (isinstance(item, dict) and str(item.get("to_id")) == user_id and item.get("message") == text
+                    and isinstance(item.get("time"), (int, float)) and item["time"] >= since_ms):
+                return str(item.get("message_id") or "")
+        return None
+
     async def _wait_if_paused(self) -> None:
         delay = self._paused_until - time.monotonic()
         if delay > 0:
@@ -529,8 +551,14 @@ class ZaloChannel:
         """Sends the recorded parts not yet sent, in order, each marked as it goes."""
         for part in self.inbox.unsent_parts(claim.row_id):
             if part.resent:
-                log.warning("zalo event row %s: part %d was being sent when its worker stopped; sent again",
-                            claim.row_id, part.seq)
+                delivered = await self.api.delivered_since(user_id, str(part.message.get("text", "")), part.created_at)
+                if delivered is not None:
+                    self.inbox.sent(part, delivered, utcnow())
+                    log.info("zalo event row %s: part %d, in flight when its worker stopped, had arrived",
+                             claim.row_id, part.seq)
+                    continue
+                log.warning("zalo event row %s: part %d was being sent when its worker stopped and is not in "
+                            "the conversation; sent again", claim.row_id, part.seq)
             self.inbox.sending(part, utcnow())
             try:
                 provider_id = await self.api.send(user_id, part.message)

@@ -46,6 +46,7 @@ class SentMessage:
     user_id: str
     message: dict[str, Any]
     message_id: str
+    time_ms: int = 0
 
 
 @dataclass
@@ -137,6 +138,7 @@ class FakeZalo:
         # Seconds each accepted message takes to answer (it is delivered on receipt, as Zalo does):
         # a slow Zalo, or a send still in flight when our process is killed.
         self.send_delay = 0.0
+        self.conversation_reads = 0
         self._stalls = 0
         self.webhook_url = ""
         self.url = ""
@@ -149,6 +151,7 @@ class FakeZalo:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_message)
         app.router.add_post("/v4/oa/access_token", self._access_token)
+        app.router.add_get("/v2.0/oa/conversation", self._conversation)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -294,11 +297,31 @@ class FakeZalo:
             code = self.unreachable.get(user_id, -230)
             return self._error(user_id, token, code, "User has not interacted with the OA in the last 7 days")
         message_id = uuid.uuid4().hex
-        self.sent.append(SentMessage(user_id, body["message"], message_id))
+        self.sent.append(SentMessage(user_id, body["message"], message_id, int(time.time() * 1000)))
         self.calls.append(SendCall(user_id, token, 0))
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
         return web.json_response({"data": {"message_id": message_id, "user_id": user_id}, "error": 0, "message": "Success"})
+
+    async def _conversation(self, request: web.Request) -> web.Response:
+        """GET /v2.0/oa/conversation?data={"user_id", "offset", "count" (at most 10)}: newest first."""
+        token = request.headers.get("access_token", "")
+        if token not in self.access_tokens or self.access_tokens[token] < time.time():
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        try:
+            query = json.loads(request.query.get("data", ""))
+            user_id, offset, count = str(query["user_id"]), int(query.get("offset", 0)), int(query.get("count", 5))
+        except (ValueError, KeyError, TypeError):
+            self.violations.append(f"conversation query {request.query_string!r} is not data={{user_id, offset, count}}")
+            return web.json_response({"error": INVALID_PARAMS, "message": "Parameters are invalid"})
+        if not 1 <= count <= 10:
+            self.violations.append(f"conversation count {count}: Zalo allows 1 to 10")
+        self.conversation_reads += 1
+        mine = [s for s in reversed(self.sent) if s.user_id == user_id][offset:offset + count]
+        return web.json_response({"error": 0, "message": "Success", "data": [
+            {"src": 0, "time": s.time_ms, "type": "text", "message": s.message.get("text", ""),
+             "message_id": s.message_id, "from_id": self.oa_id, "to_id": s.user_id} for s in mine
+        ]})
 
     def _error(self, user_id: str, token: str, code: int, message: str) -> web.Response:
         self.calls.append(SendCall(user_id, token, code))

@@ -524,3 +524,19 @@ async def test_a_procedure_answer_carries_its_source_as_a_link_button(rig, fake,
     await rig.settle()
     urls = [b["payload"]["url"] for m in fake.messages_to(user) for b in buttons_of(m) if b["type"] == "oa.open.url"]
     assert any(url.startswith("https://dichvucong.gov.vn/") for url in urls) and fake.violations == []
+
+
+async def test_a_part_in_flight_when_the_worker_died_that_had_arrived_is_not_sent_again(rig, fake, user):
+    from bot.storage.models import OutboxPart
+    from tests.channels.fake_zalo import SentMessage
+
+    row_id = _abandoned(rig, fake, user, "sending", utcnow() - timedelta(seconds=5))
+    with rig.assistant.store.session() as session, session.begin():
+        for seq, status in enumerate(["sending", "pending"]):
+            session.add(OutboxPart(channel="zalo", event_row_id=row_id, recipient=user, seq=seq, created_at=utcnow(),
+                                   message={"text": f"phần {seq + 1}"}, status=status, attempts=int(status != "pending")))
+    fake.sent.append(SentMessage(user, {"text": "phần 1"}, "zalo-msg-1", int(time.time() * 1000)))  # it had arrived
+    await rig.start()
+    await rig.settle()
+    assert [m["text"] for m in fake.messages_to(user)] == ["phần 1", "phần 2"] and fake.conversation_reads == 1
+    assert [e.status for e in events_of(rig, user)] == ["done"]
