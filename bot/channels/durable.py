@@ -61,6 +61,8 @@ class Part:
 
 def without_content(payload: dict[str, Any]) -> dict[str, Any]:
     """The event minus what the user wrote or sent (privacy); the msg_id stays for deduplication."""
+    if "update_id" in payload:  # Telegram: the update's id is all that is kept
+        return {"update_id": payload["update_id"]}
     kept = {k: v for k, v in payload.items() if k != "message"}
     message = payload.get("message")
     if isinstance(message, dict):
@@ -234,6 +236,26 @@ class EventInbox:
 
     def _stored_reply_texts(self, session: Session, event: ChannelEvent) -> list[str]:
         return [str(t) for t in session.execute(self._turn_messages(session, event, "out")).scalars() if t]
+
+    def stored(self, row_id: int) -> tuple[str, dict[str, Any]]:
+        """An event's status and payload."""
+        with self.store.session() as session:
+            status, payload = session.execute(
+                select(ChannelEvent.status, ChannelEvent.payload).where(ChannelEvent.id == row_id)
+            ).one()
+        return str(status), dict(payload or {})
+
+    def settle(self, row_id: int) -> None:
+        """An event whose handler has ended: done if nothing claimed it, failed if its turn was left mid-way."""
+        with self.store.session() as session, session.begin():
+            event = session.get(ChannelEvent, row_id)
+            if event is None or event.status not in ("pending", "processing"):
+                return
+            failed = event.status == "processing"
+            event.status = "failed" if failed else "done"
+            event.error = "the handler failed; see the log" if failed else None
+            event.processed_at = utcnow()
+            event.payload = without_content(dict(event.payload or {}))
 
     def waiting(self, received_before: datetime | None = None) -> list[tuple[int, str]]:
         """(row id, sender) of events to work on (not yet answered, or parts left to send), oldest first."""

@@ -118,3 +118,53 @@ async def test_web_kill_9_mid_turn_gets_a_retry_and_the_conversation_resumes(ser
     report.record("fault", "web chat: kill -9 while a turn runs, then a restart",
                   "the page's request fails (it offers “Thử lại”); the retry after the restart is answered in the same "
                   "session", "yes: the session cookie and the conversation survive the restart")
+
+
+async def test_telegram_kill_9_while_sending_then_restart_answers_each_update_once(servers, database, tmp_path):
+    from tests.channels.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    await fake.start()
+    fake.send_delay = 0.2
+    env = {"DATABASE_URL": f"sqlite:///{database}", "TELEGRAM_BOT_TOKEN": fake.token,
+           "TELEGRAM_API_BASE_URL": fake.base_url}
+    try:
+        first = ServerProcess(env, tmp_path / "tg-first.log")
+        servers.append(first)
+        await first.start()
+        chats = [710_000_001 + n for n in range(5)]
+        updates = [fake.message(chat, question) for question in QUESTIONS for chat in chats]
+        await wait_for(lambda: len(fake.sent) >= 4, 60, "the first replies to go out")
+        first.kill9()
+        in_flight = query(database, "select count(*) from outbox_parts where status = 'sending'")[0][0]
+        assert query(database, "select count(*) from channel_events where channel = 'telegram' and status != 'done'")[0][0]
+
+        second = ServerProcess(env, tmp_path / "tg-second.log")
+        servers.append(second)
+        await second.start()
+        await wait_for(lambda: query(database, "select count(*) from channel_events where channel = 'telegram' and status in "
+                                               "('pending', 'processing', 'sending', 'outbox')")[0][0] == 0
+                       and len(query(database, "select id from channel_events where channel = 'telegram'")) == len(updates),
+                       90, "the restarted server to answer every update")
+        events = query(database, "select status, event_id from channel_events where channel = 'telegram'")
+        assert sorted(int(e) for _, e in events) == sorted(updates) and {s for s, _ in events} == {"done"}
+        turns = query(database, "select u.external_id, count(*) from messages m join conversations c on "
+                                "m.conversation_id = c.id join users u on c.user_id = u.id where u.channel = 'telegram' "
+                                "and m.direction = 'in' group by u.external_id")
+        assert dict(turns) == {str(chat): len(QUESTIONS) for chat in chats}
+        import json
+
+        parts = query(database, "select recipient, message from outbox_parts where channel = 'telegram'")
+        owed = Counter((int(recipient), json.loads(message)["text"]) for recipient, message in parts)
+        got = Counter((m.chat_id, m.text) for m in fake.sent)
+        assert not owed - got, f"messages never delivered: {owed - got}"
+        twice = sum((got - owed).values())
+        assert twice <= in_flight and not fake.rejected
+    finally:
+        await fake.close()
+    report.record(
+        "fault", f"Telegram (long polling): kill -9 while sending ({len(updates)} messages from {len(chats)} chats), "
+        "then a restart", f"all {len(updates)} answered, each turn run once; {sum(owed.values())} messages delivered, "
+        f"{twice} twice (of {in_flight} in flight at the kill: Telegram cannot be asked whether they arrived)",
+        "yes: every update stored before Telegram was told it arrived; every message delivered",
+    )
