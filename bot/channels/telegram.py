@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Callable, Coroutine, Iterable
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from telegram import (
     BotCommand,
     ChatMember,
@@ -457,7 +457,12 @@ class TelegramChannel:
         except (TypeError, ValueError, KeyError, AttributeError) as e:
             log.warning("Telegram webhook: update %s could not be read: %s", data.get("update_id"), e)
             return web.json_response({"error": "not a Telegram update"}, status=400)
-        await self.application.update_queue.put(update)
+        try:
+            await self.application.update_queue.put(update)  # stored before Telegram hears 200
+        except SQLAlchemyError as e:
+            log.error("Telegram webhook: update %s not stored, the database is unavailable (%s); Telegram retries",
+                      data.get("update_id"), type(e).__name__)
+            return web.json_response({"error": "database unavailable, send again later"}, status=503)
         return web.Response(status=200)
 
     # -- handlers (each runs inside the chat's turn: one at a time per chat)

@@ -45,6 +45,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.assistant import Assistant, Reply
 from bot.channels.durable import Claim, EventInbox
@@ -88,6 +89,8 @@ CONCURRENT_TURNS = 4
 # On shutdown, turns in progress get this long to finish.
 SHUTDOWN_GRACE_S = 5.0
 
+# How a send that got no answer (timeout, connection dropped) is told apart from a refusal.
+_UNANSWERED = "no answer: "
 TOKEN_ERRORS = frozenset({-216, -220})
 RATE_LIMITED = -32
 OUT_OF_WINDOW = frozenset({-230, -232})
@@ -290,7 +293,13 @@ class ZaloApi:
         while True:
             await self._wait_if_paused()
             token = await self._current_token()
+            sent_at = utcnow()
             code, text, data, transient = await self._post_message(token, user_id, message)
+            if code is None and transient and text.startswith(_UNANSWERED):
+                # No answer: it may have arrived. Zalo's conversation says whether it did.
+                arrived = await self.delivered_since(user_id, str(message.get("text", "")), sent_at)
+                if arrived is not None:
+                    return arrived
             if code == 0:
                 return str((data or {}).get("message_id", ""))
             if code in TOKEN_ERRORS and not refreshed and self.tokens.refresh_token:
@@ -363,7 +372,7 @@ class ZaloApi:
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             # The message may have arrived, or not. A citizen missing an answer is worse than seeing one
             # twice, so it is sent again (the same rule as a part in flight when the process died).
-            return None, f"{type(e).__name__}: {e}", None, True
+            return None, f"{_UNANSWERED}{type(e).__name__}: {e}", None, True
         if not isinstance(answer, dict):
             return None, "answer is not a JSON object", None, False
         try:
@@ -474,7 +483,12 @@ class ZaloChannel:
             log.warning("zalo webhook refused (400) from %s: sender %r / msg_id %r", request.remote,
                         log_safe(user_id), log_safe(msg_id))
             return bad_request(PayloadError("sender.id" if user_id_problem(user_id) else "message.msg_id", problem))
-        row_id = self.inbox.record(user_id, msg_id, event, utcnow())
+        try:
+            row_id = self.inbox.record(user_id, msg_id, event, utcnow())
+        except SQLAlchemyError as e:  # not stored, so not accepted: Zalo sends it again later
+            log.error("zalo: event %s not stored, the database is unavailable (%s); answered 503 so Zalo retries",
+                      msg_id, type(e).__name__)
+            return web.json_response({"error": "database unavailable, send again later"}, status=503)
         if row_id is None:
             log.info("zalo: event %s from %s already stored (Zalo retried); not answered twice", msg_id, user_id)
             return web.json_response({"status": "duplicate"})
