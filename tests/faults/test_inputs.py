@@ -10,7 +10,9 @@ from dataclasses import replace
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.settings import ApiKey, Settings
 from tests.channels.fake_telegram import FakeTelegram, running_bot
