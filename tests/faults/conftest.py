@@ -79,11 +79,11 @@ class ServerProcess:
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    """Started servers are stopped after the test, whatever happened."""
+    """Started servers are killed after the test, whatever happened (a clean stop is not what these test)."""
     started: list[ServerProcess] = []
     yield started
     for server in started:
-        server.stop()
+        server.kill9()
 
 
 @pytest.fixture

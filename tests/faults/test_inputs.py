@@ -143,18 +143,17 @@ def _post_sync(url: str, body: dict, headers: dict[str, str]) -> tuple[int, dict
 
 
 @pytest.mark.parametrize("front_end", ["web", "api"])
-def test_random_vietnamese_shaped_messages_get_an_answer_or_a_clear_4xx(own_settings, nlu_model, front_end):
-    from bot.runtime import build_assistant
+def test_random_vietnamese_shaped_messages_get_an_answer_or_a_clear_4xx(own_settings, assistant, front_end):
     from bot.web import create_app
     from tests.web.conftest import LiveServer
 
     statuses: list[int] = []
-    with LiveServer(create_app(build_assistant(own_settings, nlu=nlu_model), own_settings)) as server:
+    with LiveServer(create_app(assistant, own_settings)) as server:
         url = server.url + "api/chat"
         with urllib.request.urlopen(server.url, timeout=30) as page:  # noqa: S310 - our own server
             cookie = page.headers["Set-Cookie"].split(";")[0]
 
-        @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @hypothesis_settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(text=TEXTS, user=st.text(min_size=0, max_size=70))
         def one(text: str, user: str) -> None:
             body = {"text": text} if front_end == "web" else {"user": user, "text": text}

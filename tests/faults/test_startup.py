@@ -33,5 +33,6 @@ async def test_a_missing_or_corrupt_model_stops_the_start_with_one_clear_line(fa
     assert "Traceback" not in output
     [line] = [line for line in output.splitlines() if "cannot start" in line]
     assert ("No NLU model" if fault == "missing" else "cannot be read") in line and "python -m nlu train" in line
-    report.record("fault", f"the NLU model file {fault} at start", f"exit code 2 and one line: “{line[:110]}…”",
+    shown = line.replace(str(models), "models").split("(cannot start): ", 1)[1]
+    report.record("fault", f"the NLU model file {fault} at start", f"exit code 2, one line: “{shown[:150]}”",
                   "nothing was accepted yet: the server never listened")
