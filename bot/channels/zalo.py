@@ -16,10 +16,15 @@ button's payload back as the user's text, `oa.open.url` opens a link). Zalo answ
 HTTP 200 with an error code in the body; the codes are handled by meaning:
 
     -216, -220  the access token is invalid or expired: refresh it once, send again
-    -32         rate limited: pause all sending, retry a bounded number of times
+    -32         rate limited: pause all sending, retry a bounded number of times; still
+                refused, the unsent parts wait for the sweep's next round (SEND_ROUNDS)
+    HTTP 5xx, no answer (timeout): like -32; a send that got no answer is first looked
+                up in the conversation (GET /v2.0/oa/conversation), so it is not sent twice
     -230, -232  the user has not written to us within Zalo's window: mark the user
                 unreachable, fail the event, never retry
     others      logged with their context; the event is marked failed
+
+The database unavailable when an event arrives: 503, so Zalo sends it again later.
 
 Errors (one tree, each carrying the context a caller needs):
 
