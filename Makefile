@@ -5,14 +5,21 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test setup browser model chat lint bench clean
+.PHONY: run test setup browser model chat lint bench clean audit faults
 
 run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
 	@PYTHONWARNINGS=ignore $(PY) -m bot serve
 
-test: model browser  ## lint and the whole test suite
+test: model browser  ## lint, the supply-chain audit and the whole test suite (the fault suite included)
 	$(PY) -m ruff check .
+	@bin/audit
 	$(PY) -m pytest
+
+audit:  ## bandit on our code, pip-audit on requirements.lock (says so plainly when no vulnerability source answers)
+	@bin/audit
+
+faults: model  ## the fault and input suite alone; writes var/artifacts/robustness.md (the README's Robustness table)
+	$(PY) -m pytest tests/faults
 
 setup:  ## .venv with the pinned packages (skipped when requirements.lock is unchanged)
 	@bin/setup
@@ -30,5 +37,5 @@ bench: model  ## the benchmarks under bench/ (the NLU pipeline comparison trains
 	$(PY) bench/knowledge_search.py
 	@PYTHONWARNINGS=ignore $(PY) bench/nlu_pipelines.py
 
-clean:  ## remove the venv, trained models and the local database
-	rm -rf .venv models var
+clean:  ## remove the venvs, trained models and the local database
+	rm -rf .venv .venv-audit models var

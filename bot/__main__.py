@@ -37,7 +37,7 @@ async def _serve(settings: Settings) -> None:
 
     assistant = build_assistant(settings)
     retention = asyncio.create_task(purge_daily(assistant.store, settings.retention_days, utcnow))
-    app = create_app(assistant)
+    app = create_app(assistant, settings)
     channels = ["web", *attach_channels(app, assistant, settings)]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -47,7 +47,8 @@ async def _serve(settings: Settings) -> None:
     except OSError as e:
         await runner.cleanup()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: {e.strerror}. Set PORT to a free port.") from None
-    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, settings.port)
+    port = runner.addresses[0][1] if runner.addresses else settings.port  # PORT=0: the one the system gave
+    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, port)
     off = [name for name in ("telegram", "zalo") if name not in channels]
     log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
     stop = asyncio.Event()
@@ -205,6 +206,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return _desk(settings, args.limit, args.json, args.close)
     if args.command == "privacy":
         return _privacy(settings, args)
+    from bot.runtime import StartupError
+
     try:
         if args.command == "chat":
             asyncio.run(_chat(settings, args.json, args.user))
@@ -214,6 +217,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         pass
     except SettingsError as e:  # a channel found settings that do not fit together (e.g. a webhook without its secret)
         print(f"Cấu hình sai (bad setting): {e}", file=sys.stderr)
+        return 2
+    except StartupError as e:  # the model missing or corrupt: one line that says what to do, not a traceback
+        print(f"Không khởi động được (cannot start): {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -73,7 +73,7 @@ def setup_logging(level: str, stream: TextIO | None = None) -> None:
     # A handler that fails prints the record's traceback unfiltered: not in a running server.
     logging.raiseExceptions = False
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     # On the handler, not the root logger: a handler's filter sees the records of every logger.
@@ -82,3 +82,12 @@ def setup_logging(level: str, stream: TextIO | None = None) -> None:
     for noisy in ("tensorflow", "absl", "rasa", "h5py", "matplotlib", "apscheduler", "aiohttp.access",
                    "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+class OneLineFormatter(logging.Formatter):
+    """One record, one line: newlines, NUL and other control characters in a message are escaped,
+    so a value a user controls (an id, a text) can never forge a log line. Tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        return line if line.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)

@@ -18,6 +18,10 @@ from flows.engine import EngineConfig, FlowEngine
 
 log = logging.getLogger(__name__)
 
+
+class StartupError(RuntimeError):
+    """A part the assistant needs is missing or unreadable; the message says which and what to do."""
+
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network: never phone home
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -46,9 +50,17 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from nlu.model import NluModel
+            from nlu.model import ModelMissingError, NluModel
 
-            nlu = NluModel.load(settings.model_path)
+            try:
+                nlu = NluModel.load(settings.model_path)
+            except ModelMissingError as e:
+                raise StartupError(str(e)) from None
+            except Exception as e:  # a truncated or corrupt file: Rasa's own error says little to an operator
+                raise StartupError(
+                    f"The NLU model under {settings.model_path} cannot be read ({type(e).__name__}: "
+                    f"{' '.join(str(e).split())[:200]}). Delete it and train again: python -m nlu train"
+                ) from e
     log.info("assistant ready in %.1f s", time.monotonic() - started)
     return Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),

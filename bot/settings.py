@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -17,8 +18,8 @@ class SettingsError(ValueError):
 
 def _port(raw: str) -> int:
     value = int(raw)
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number from 1 to 65535")
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (0: any free port, for tests)")
     return value
 
 
@@ -74,6 +75,39 @@ def _flag(raw: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """A front end of the JSON API: its name (which namespaces its users), its key, whether it may read slots."""
+
+    name: str
+    key: str
+    slots: bool = False
+
+    def __repr__(self) -> str:  # never print a key
+        return f"ApiKey(name={self.name!r}, slots={self.slots})"
+
+
+_FRONT_END = re.compile(r"[a-z0-9_-]{1,16}")
+_KEY = re.compile(r"[A-Za-z0-9_.~+/=-]{24,256}")
+
+
+def _api_keys(raw: str) -> tuple[ApiKey, ...]:
+    keys: list[ApiKey] = []
+    for number, entry in enumerate(filter(None, (e.strip() for e in raw.split(","))), 1):
+        name, _, rest = entry.partition(":")
+        key, _, flag = rest.partition(":")
+        if not _FRONT_END.fullmatch(name):
+            raise ValueError(f"entry {number}: the front end's name must be 1-16 of a-z, 0-9, _ and -")
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"entry {number} ({name}): the key must be 24 to 256 characters of A-Z a-z 0-9 _ . ~ + / = -")
+        if flag not in ("", "slots"):
+            raise ValueError(f"entry {number} ({name}): after the key only ':slots' may follow")
+        if any(k.name == name for k in keys):
+            raise ValueError(f"entry {number}: front end {name!r} is listed twice")
+        keys.append(ApiKey(name, key, flag == "slots"))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
 class Setting:
     name: str
     default: str | None
@@ -114,6 +148,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_KEY_FILE", "var/data.key", _text, "Where the data key is kept when DATA_KEY is empty (0600)."),
     Setting("RETENTION_DAYS", "365", _positive,
             "Conversations, messages, feedback and closed tickets older than this are deleted (daily)."),
+    Setting("API_KEYS", "", _api_keys,
+            "Front ends allowed on the JSON API: name:key[:slots],... (key of 24+ characters; :slots lets that "
+            "front end ask for a turn's slots). Empty: only the web chat page."),
+    Setting("WEB_HTTPS", "false", _flag,
+            "True when the site is served over HTTPS (behind a proxy): the web chat's session cookie is marked Secure."),
+    Setting("SESSION_SECRET", "", _text,
+            "Key that signs the web chat's session cookies; empty: one is made and kept in the database."),
 )
 
 
@@ -143,6 +184,9 @@ class Settings:
     data_key: str = field(repr=False)  # never in a log line or a traceback
     data_key_file: str
     retention_days: int
+    api_keys: tuple[ApiKey, ...] = ()
+    web_https: bool = False
+    session_secret: str = ""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:

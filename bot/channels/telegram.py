@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Callable, Coroutine, Iterable
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from telegram import (
     BotCommand,
     ChatMember,
@@ -52,11 +52,14 @@ from telegram.ext import (
 )
 
 from bot.assistant import Assistant
+from bot.channels.durable import EventInbox
+from bot.channels.telegram_outbox import DurableUpdateQueue, keyboard_of, part_of
 from bot.channels.text import split_text as text_parts
 from bot.privacy import mask
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
 from bot.storage.models import ChannelState, User, utcnow
+from bot.web.payload import PayloadError, bad_request, read_json
 from flows.replies import Reply, Turn
 from flows.responses import ResponseBook
 
@@ -142,25 +145,35 @@ def _chat_id_of(update: object) -> int | None:
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     """Updates from different chats run at the same time; one chat's updates run one after another, in order."""
 
-    def __init__(self, max_concurrent_updates: int = 64):
+    def __init__(self, max_concurrent_updates: int = 64, on_done: Callable[[object], None] | None = None):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        self.on_done = on_done  # told when an update's handlers have ended (the stored update is settled)
 
     async def do_process_update(self, update: object, coroutine: Any) -> None:
         chat_id = _chat_id_of(update)
         if chat_id is None:
             await coroutine
+            self._done(update)
             return
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         self._users[chat_id] = self._users.get(chat_id, 0) + 1
         try:
             async with lock:
                 await coroutine
+                self._done(update)
         finally:
             self._users[chat_id] -= 1
             if not self._users[chat_id]:
                 del self._users[chat_id], self._locks[chat_id]
+
+    def _done(self, update: object) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(update)
+            except Exception:  # noqa: BLE001 - e.g. the database is down: the next start settles it
+                log.exception("telegram: could not settle update %s", getattr(update, "update_id", "-"))
 
     async def initialize(self) -> None:
         """Nothing to allocate."""
@@ -320,12 +333,17 @@ class TelegramChannel:
         self.responses: ResponseBook = assistant.engine.responses
         self.payloads = ButtonPayloads(self.store)
         self.poll_timeout = poll_timeout
+        self.inbox = EventInbox(self.store, CHANNEL)
+        self.queue = DurableUpdateQueue(self.inbox)
+        self._recovered = False
+        self._resends: set[asyncio.Task[None]] = set()
         builder = (
             Application.builder()
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
             .rate_limiter(ChatThrottledRateLimiter(chat_burst or CHAT_BURST, chat_per_second or CHAT_PER_SECOND))
-            .concurrent_updates(ChatOrderedUpdateProcessor())
+            .concurrent_updates(ChatOrderedUpdateProcessor(on_done=self._settle))
+            .update_queue(self.queue)
         )
         if self.webhook_url:
             builder = builder.updater(None)
@@ -378,6 +396,7 @@ class TelegramChannel:
         """Connects (getMe), sets the webhook or starts long polling, lists the commands, starts handling."""
         app = self.application
         await app.initialize()
+        self._recover()
         if self.webhook_url:
             await app.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES)
         elif app.updater is not None and not app.updater.running:
@@ -427,9 +446,10 @@ class TelegramChannel:
         if not self.started.is_set():
             return web.json_response({"error": "starting, try again"}, status=503)  # Telegram retries later
         try:
-            data = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+            data = await read_json(request)  # bounded: size, nesting, lone surrogates
+        except PayloadError as e:
+            log.warning("Telegram webhook: refused (400) from %s: %s", request.remote, e)
+            return bad_request(e)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"error": "not a Telegram update (no update_id)"}, status=400)
         try:
@@ -437,7 +457,12 @@ class TelegramChannel:
         except (TypeError, ValueError, KeyError, AttributeError) as e:
             log.warning("Telegram webhook: update %s could not be read: %s", data.get("update_id"), e)
             return web.json_response({"error": "not a Telegram update"}, status=400)
-        await self.application.update_queue.put(update)
+        try:
+            await self.application.update_queue.put(update)  # stored before Telegram hears 200
+        except SQLAlchemyError as e:
+            log.error("Telegram webhook: update %s not stored, the database is unavailable (%s); Telegram retries",
+                      data.get("update_id"), type(e).__name__)
+            return web.json_response({"error": "database unavailable, send again later"}, status=503)
         return web.Response(status=200)
 
     # -- handlers (each runs inside the chat's turn: one at a time per chat)
@@ -446,12 +471,12 @@ class TelegramChannel:
         """Runs /start, /help, /huy or /xoadulieu as the payload the Assistant knows, and sends its replies."""
         assert update.message is not None and update.message.text is not None
         command = update.message.text.split()[0][1:].split("@")[0].lower()
-        await self.converse(update.message.chat_id, COMMANDS[command])
+        await self.converse(update.message.chat_id, COMMANDS[command], update)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answers a typed message with the Assistant's turn."""
         assert update.message is not None and update.message.text is not None
-        await self.converse(update.message.chat_id, update.message.text)
+        await self.converse(update.message.chat_id, update.message.text, update)
 
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Says politely that only words and buttons are understood, when a photo, sticker, file... arrives."""
@@ -475,7 +500,7 @@ class TelegramChannel:
             log.info("telegram chat=%s pressed a button whose payload is no longer known", chat_id)
             await self.send_replies(chat_id, self.responses.render("telegram_button_expired"))
             return
-        if await self.converse(chat_id, payload):
+        if await self.converse(chat_id, payload, update):
             await self._mark_choice(query.message, query.data or "")
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -501,12 +526,67 @@ class TelegramChannel:
 
     # -- turns
 
-    async def converse(self, chat_id: int, text: str) -> bool:
-        """One Assistant turn for the chat, sent back; False when nothing could be delivered."""
+    async def converse(self, chat_id: int, text: str, update: Update | None = None) -> bool:
+        """One Assistant turn for the chat, sent back; False when nothing could be delivered.
+
+        For a stored update the turn is claimed (run once, by one worker) and its messages are
+        recorded before the first is sent, so a crash at any point is made good at the next start.
+        """
         self.mark_reachable(chat_id)
         log.debug("telegram chat=%s says: %s", chat_id, mask(text))
+        row = self.queue.rows.get(update.update_id) if update is not None else None
+        claim = self.inbox.claim(row, utcnow()) if row is not None else None
+        if row is not None and claim is None:
+            return True  # handled already (a restart re-queued it), or another worker has it
         turn = await self.assistant.handle(CHANNEL, str(chat_id), text)
-        return await self.send_turn(chat_id, turn)
+        if claim is None:
+            return await self.send_turn(chat_id, turn)
+        messages = [m for reply in turn.replies for m in render_reply(reply, self.payloads, self.responses)]
+        self.inbox.record_parts(claim, [part_of(m.text, m.keyboard) for m in messages])
+        return await self.send_parts(claim.row_id, chat_id)
+
+    async def send_parts(self, row_id: int, chat_id: int) -> bool:
+        """Sends a stored update's recorded messages not yet sent, in order, each marked as it goes."""
+        for part in self.inbox.unsent_parts(row_id):
+            if part.resent:  # Telegram cannot be asked whether it arrived: sent again rather than lost
+                log.warning("telegram chat=%s: a message in flight when the process stopped is sent again", chat_id)
+            self.inbox.sending(part, utcnow())
+            message = Outgoing(str(part.message.get("text", "")), keyboard_of(part.message, self.application.bot))
+            if not await self._send(chat_id, message):
+                self.inbox.fail_parts(row_id, "not delivered (see the log)")
+                self.inbox.finish(row_id, "failed", "a message was not delivered (see the log)", utcnow())
+                return False
+            self.inbox.sent(part, "", utcnow())
+        self.inbox.finish(row_id, "done", None, utcnow())
+        return True
+
+    def _settle(self, update: object) -> None:
+        """An update's handlers have ended: its stored event is finished (turns finish their own)."""
+        row = self.queue.rows.pop(update.update_id, None) if isinstance(update, Update) else None
+        if row is not None:
+            self.inbox.settle(row)
+
+    def _recover(self) -> None:
+        """At the first start: updates stored but not handled are queued again, unsent messages sent."""
+        if self._recovered:
+            return
+        self._recovered = True
+        recovered = self.inbox.recover(utcnow(), at_start=True)
+        waiting = self.inbox.waiting()
+        for row_id, sender in waiting:
+            status, payload = self.inbox.stored(row_id)
+            if status == "pending":
+                self.queue.requeue(self.application.bot, row_id, payload)
+            else:
+                task = asyncio.create_task(self._resend(row_id, int(sender)), name=f"telegram-resend-{row_id}")
+                self._resends.add(task)
+                task.add_done_callback(self._resends.discard)
+        if waiting or recovered:
+            log.info("telegram: %d update(s) a stop left unanswered are being answered", len(waiting))
+
+    async def _resend(self, row_id: int, chat_id: int) -> None:
+        if self.inbox.claim(row_id, utcnow()) is not None:
+            await self.send_parts(row_id, chat_id)
 
     async def send_turn(self, chat_id: int, turn: Turn) -> bool:
         return await self.send_replies(chat_id, turn.replies)

@@ -3,10 +3,12 @@
 POST /webhooks/zalo <- Zalo. The `X-ZEvent-Signature` header must be
 "mac=" + sha256(app_id + raw body + timestamp + OA secret key) and the event's timestamp
 (milliseconds, in the body) within five minutes of ours. A user message is stored
-(channel_events, unique per msg_id, so Zalo's retries are answered once) before Zalo
-gets its 200, then answered by a background worker, in order per user. Events a crash
-left pending are answered at the next start; a claim (UPDATE ... WHERE status='pending')
-lets only one worker, in any process, take an event.
+(channel_events, unique per sender and msg_id, so Zalo's retries are answered once) before
+Zalo gets its 200, then answered by a background worker, in order per user. The reply's
+messages are recorded (outbox_parts) before the first is sent and marked as each goes, so
+a crash at any point is made good at the next start: a turn that never ran is run, parts
+not sent are sent, each once (bot/channels/durable.py). A body that is not JSON, nests too
+deep or is over 64 KiB, and a sender id that is not 1-64 plain characters, get a 400.
 
 Replies go out through POST {ZALO_API_BASE_URL}/v3.0/oa/message/cs: text in parts of at
 most 2,000 characters, buttons as a template of at most five (`oa.query.show` sends the
@@ -14,10 +16,15 @@ button's payload back as the user's text, `oa.open.url` opens a link). Zalo answ
 HTTP 200 with an error code in the body; the codes are handled by meaning:
 
     -216, -220  the access token is invalid or expired: refresh it once, send again
-    -32         rate limited: pause all sending, retry a bounded number of times
+    -32         rate limited: pause all sending, retry a bounded number of times; still
+                refused, the unsent parts wait for the sweep's next round (SEND_ROUNDS)
+    HTTP 5xx, no answer (timeout): like -32; a send that got no answer is first looked
+                up in the conversation (GET /v2.0/oa/conversation), so it is not sent twice
     -230, -232  the user has not written to us within Zalo's window: mark the user
                 unreachable, fail the event, never retry
     others      logged with their context; the event is marked failed
+
+The database unavailable when an event arrives: 503, so Zalo sends it again later.
 
 Errors (one tree, each carrying the context a caller needs):
 
@@ -37,20 +44,22 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.assistant import Assistant, Reply
+from bot.channels.durable import Claim, EventInbox
 from bot.channels.text import split_text as text_parts
 from bot.privacy import mask
 from bot.settings import Settings
-from bot.storage import ChannelEvent, ChannelState, Store, User
+from bot.storage import ChannelState, Store, User
 from bot.storage.models import utcnow
+from bot.web.payload import PayloadError, bad_request, log_safe, parse_json, read_body, user_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,7 @@ CHANNEL = "zalo"
 WEBHOOK_PATH = "/webhooks/zalo"
 SEND_PATH = "/v3.0/oa/message/cs"
 REFRESH_PATH = "/v4/oa/access_token"
+CONVERSATION_PATH = "/v2.0/oa/conversation"
 
 # Zalo's documented limits for a consultation message and its buttons.
 MAX_TEXT = 2000
@@ -69,24 +79,26 @@ MAX_QUERY_PAYLOAD = 1000
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 # Refresh the access token this long before Zalo says it expires.
 TOKEN_MARGIN = timedelta(minutes=5)
-# A claim older than this belongs to a process that died mid-turn.
-STALE_CLAIM = timedelta(minutes=10)
 # Pending events older than this are swept up (their process died before answering).
 SWEEP_AGE = timedelta(minutes=2)
 SWEEP_INTERVAL_S = 60.0
 # Seconds to wait before each retry after -32 (rate limit); then the event fails.
 RATE_LIMIT_BACKOFF_S = (1.0, 4.0, 15.0)
+# An Open API call not answered within this long is given up (and tried again, see _post_message).
+SEND_TIMEOUT_S = 15.0
+# Rounds of sending an event's parts while Zalo stays busy (each round waits RATE_LIMIT_BACKOFF_S,
+# rounds are SWEEP_INTERVAL_S apart); then its unsent parts are failed.
+SEND_ROUNDS = 3
 # Turns answered at the same time (outbound calls in flight).
 CONCURRENT_TURNS = 4
 # On shutdown, turns in progress get this long to finish.
 SHUTDOWN_GRACE_S = 5.0
 
+# How a send that got no answer (timeout, connection dropped) is told apart from a refusal.
+_UNANSWERED = "no answer: "
 TOKEN_ERRORS = frozenset({-216, -220})
 RATE_LIMITED = -32
 OUT_OF_WINDOW = frozenset({-230, -232})
-
-# Set when the turn ran: an interrupted event past this point is not run again.
-_TURN_DONE = "turn_done"
 
 
 class ZaloError(Exception):
@@ -97,6 +109,7 @@ class ZaloError(Exception):
         self.message = message
         self.endpoint = endpoint
         self.user_id = user_id
+        self.retryable = False  # Zalo was busy or unreachable: the message can go in a later round
         who = f" to user {user_id}" if user_id else ""
         super().__init__(mask(f"zalo {endpoint}{who}: error {code}: {message}"))
 
@@ -173,97 +186,7 @@ def _with_buttons(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     return {"text": text, "attachment": {"type": "template", "payload": {"buttons": buttons}}}
 
 
-# --- durable state: the event inbox and the tokens ----------------------------------------
-
-
-def _without_content(payload: dict[str, Any]) -> dict[str, Any]:
-    """The event minus what the user wrote or sent (privacy); the msg_id stays for deduplication."""
-    kept = {k: v for k, v in payload.items() if k != "message"}
-    message = payload.get("message")
-    if isinstance(message, dict):
-        kept["message"] = {"msg_id": message.get("msg_id")}
-    return kept
-
-
-class EventInbox:
-    """Zalo events in the channel_events table: stored once, claimed by one worker, finished."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    def record(self, event_id: str, payload: dict[str, Any], now: datetime) -> int | None:
-        """Stores a new event and answers its row id; None when this msg_id was stored before."""
-        try:
-            with self.store.session() as session, session.begin():
-                event = ChannelEvent(channel=CHANNEL, event_id=event_id, payload=payload, status="pending",
-                                     attempts=0, received_at=now)
-                session.add(event)
-                session.flush()
-                return int(event.id)
-        except IntegrityError:
-            return None
-
-    def claim(self, row_id: int, now: datetime) -> dict[str, Any] | None:
-        """Takes a pending event for this worker (atomically: one winner) and answers its payload."""
-        with self.store.session() as session, session.begin():
-            taken = session.execute(
-                update(ChannelEvent)
-                .where(ChannelEvent.id == row_id, ChannelEvent.status == "pending")
-                .values(status="processing", attempts=ChannelEvent.attempts + 1, processed_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken != 1:
-                return None
-            return dict(session.execute(select(ChannelEvent.payload).where(ChannelEvent.id == row_id)).scalar_one())
-
-    def release(self, row_id: int) -> None:
-        """Gives an event back (its turn never ran), so it is answered at the next start."""
-        with self.store.session() as session, session.begin():
-            session.execute(
-                update(ChannelEvent)
-                .where(ChannelEvent.id == row_id, ChannelEvent.status == "processing")
-                .values(status="pending", processed_at=None)
-                .execution_options(synchronize_session=False)
-            )
-
-    def finish(self, row_id: int, status: str, error: str | None, now: datetime) -> None:
-        with self.store.session() as session, session.begin():
-            event = session.get(ChannelEvent, row_id)
-            if event is None:
-                return
-            event.status = status
-            event.error = mask(error)[:2000] if error else None
-            event.processed_at = now
-            event.payload = _without_content(dict(event.payload or {}))
-
-    def fail_stale_claims(self, now: datetime) -> int:
-        """Events whose worker died mid-turn: failed, not run twice (the turn may have happened)."""
-        with self.store.session() as session, session.begin():
-            stale = session.execute(
-                select(ChannelEvent).where(
-                    ChannelEvent.channel == CHANNEL,
-                    ChannelEvent.status == "processing",
-                    ChannelEvent.processed_at < now - STALE_CLAIM,
-                )
-            ).scalars().all()
-            for event in stale:
-                log.warning("zalo event %s was interrupted mid-turn (claimed %s); marked failed, not run again",
-                            event.event_id, event.processed_at)
-                event.status = "failed"
-                event.error = "interrupted while being answered; not run again so the turn does not happen twice"
-                event.payload = _without_content(dict(event.payload or {}))
-            return len(stale)
-
-    def pending(self, received_before: datetime | None = None) -> list[tuple[int, str]]:
-        """(row id, Zalo user id) of events not yet answered, oldest first."""
-        query = select(ChannelEvent.id, ChannelEvent.payload).where(
-            ChannelEvent.channel == CHANNEL, ChannelEvent.status == "pending"
-        )
-        if received_before is not None:
-            query = query.where(ChannelEvent.received_at < received_before)
-        with self.store.session() as session:
-            rows = session.execute(query.order_by(ChannelEvent.id)).all()
-        return [(int(row_id), _sender(payload or {})) for row_id, payload in rows]
+# --- durable state: the tokens ----------------------------------------------------------
 
 
 def _sender(payload: dict[str, Any]) -> str:
@@ -350,10 +273,11 @@ class ZaloApi:
         self.http: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
         self._paused_until = 0.0  # monotonic time before which no message is sent (after -32)
+        self.timeout_s = SEND_TIMEOUT_S
 
     async def open(self) -> str:
         self.tokens, source = self.token_store.load()
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return source
 
     async def close(self) -> None:
@@ -374,7 +298,13 @@ class ZaloApi:
         while True:
             await self._wait_if_paused()
             token = await self._current_token()
+            sent_at = utcnow()
             code, text, data, transient = await self._post_message(token, user_id, message)
+            if code is None and transient and text.startswith(_UNANSWERED):
+                # No answer: it may have arrived. Zalo's conversation says whether it did.
+                arrived = await self.delivered_since(user_id, str(message.get("text", "")), sent_at)
+                if arrived is not None:
+                    return arrived
             if code == 0:
                 return str((data or {}).get("message_id", ""))
             if code in TOKEN_ERRORS and not refreshed and self.tokens.refresh_token:
@@ -390,7 +320,30 @@ class ZaloApi:
                 continue
             if code in OUT_OF_WINDOW:
                 raise UndeliverableError(code, text, SEND_PATH, user_id)
-            raise ZaloError(code, text, SEND_PATH, user_id)
+            error = ZaloError(code, text, SEND_PATH, user_id)
+            error.retryable = code == RATE_LIMITED or transient
+            raise error
+
+    async def delivered_since(self, user_id: str, text: str, since: datetime) -> str | None:
+        """Zalo's id of a message with this text sent to the user since `since`, from the last ten
+        of the conversation (GET /v2.0/oa/conversation); None when not there or Zalo cannot say."""
+        assert self.http is not None, "ZaloApi.open() first"
+        query = {"data": json.dumps({"user_id": user_id, "offset": 0, "count": 10})}
+        try:
+            token = await self._current_token()
+            async with self.http.get(self.settings.zalo_api_base_url + CONVERSATION_PATH, params=query,
+                                     headers={"access_token": token}) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError, ZaloError) as e:
+            log.warning("zalo: could not read the conversation with %s (%s); the part is sent again", user_id, e)
+            return None
+        items = answer.get("data") if isinstance(answer, dict) and answer.get("error") == 0 else None
+        since_ms = (since - timedelta(seconds=5)).replace(tzinfo=timezone.utc).timestamp() * 1000
+        for item in items if isinstance(items, list) else []:
+            if (isinstance(item, dict) and str(item.get("to_id")) == user_id and item.get("message") == text
+                    and isinstance(item.get("time"), (int, float)) and item["time"] >= since_ms):
+                return str(item.get("message_id") or "")
+        return None
 
     async def _wait_if_paused(self) -> None:
         delay = self._paused_until - time.monotonic()
@@ -422,8 +375,9 @@ class ZaloApi:
         except aiohttp.ClientConnectorError as e:
             return None, f"cannot connect: {e.os_error}", None, True  # nothing reached Zalo
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            # The message may have arrived; sending it again could show it twice.
-            return None, f"{type(e).__name__}: {e}", None, False
+            # The message may have arrived, or not. A citizen missing an answer is worse than seeing one
+            # twice, so it is sent again (the same rule as a part in flight when the process died).
+            return None, f"{_UNANSWERED}{type(e).__name__}: {e}", None, True
         if not isinstance(answer, dict):
             return None, "answer is not a JSON object", None, False
         try:
@@ -481,12 +435,13 @@ class ZaloChannel:
         self.assistant = assistant
         self.settings = settings
         self.store: Store = assistant.store
-        self.inbox = EventInbox(self.store)
+        self.inbox = EventInbox(self.store, CHANNEL)
         self.api = ZaloApi(settings, TokenStore(self.store, settings))
         # False stores events without answering them; they are answered at the next start
         # (maintenance, and the tests' stand-in for a crash right after the store).
         self.process_events = True
         self.sweep_interval = SWEEP_INTERVAL_S
+        self.sweep_age = SWEEP_AGE
         self.shutdown_grace = SHUTDOWN_GRACE_S
         self._queues: dict[str, deque[int]] = {}
         self._queued: set[int] = set()
@@ -498,14 +453,15 @@ class ZaloChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """Checks Zalo's signature, stores a user message and answers 200 at once; the reply comes later."""
-        body = await request.read()
+        try:
+            body = await read_body(request)
+            event = parse_json(body)  # before the signature: a hostile body must not reach the parser's limits
+        except PayloadError as e:
+            log.warning("zalo webhook refused (400) from %s: %s", request.remote, e)
+            return bad_request(e)
         header = request.headers.get("X-ZEvent-Signature", "")
         if not header:
             return self._refuse(request, 401, "missing X-ZEvent-Signature")
-        try:
-            event = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._refuse(request, 400, "body is not JSON")
         if not isinstance(event, dict):
             return self._refuse(request, 400, "body is not a JSON object")
         timestamp = str(event.get("timestamp", ""))
@@ -514,22 +470,32 @@ class ZaloChannel:
         try:
             skew = abs(time.time() * 1000 - int(timestamp))
         except ValueError:
-            return self._refuse(request, 400, f"timestamp {timestamp[:20]!r} is not milliseconds")
+            return self._refuse(request, 400, f"timestamp {log_safe(timestamp, 20)!r} is not milliseconds")
         if skew > MAX_CLOCK_SKEW_MS:
             return self._refuse(request, 403, f"timestamp {timestamp} is {skew / 1000:.0f} s away from our clock")
         name = str(event.get("event_name", ""))
         if not name.startswith("user_send_"):
-            log.debug("zalo: event %s ignored", name)
+            log.debug("zalo: event %s ignored", log_safe(name))
             return web.json_response({"status": "ignored"})
         message = event.get("message")
         message = message if isinstance(message, dict) else {}
-        msg_id, user_id = str(message.get("msg_id") or "")[:128], _sender(event)
+        msg_id, user_id = str(message.get("msg_id") or ""), _sender(event)
         if not msg_id or not user_id:
-            log.warning("zalo: %s without msg_id or sender id ignored", name)
+            log.warning("zalo: %s without msg_id or sender id ignored", log_safe(name))
             return web.json_response({"status": "ignored"})
-        row_id = self.inbox.record(msg_id, event, utcnow())
+        problem = user_id_problem(user_id) or user_id_problem(msg_id, max_length=128)
+        if problem:
+            log.warning("zalo webhook refused (400) from %s: sender %r / msg_id %r", request.remote,
+                        log_safe(user_id), log_safe(msg_id))
+            return bad_request(PayloadError("sender.id" if user_id_problem(user_id) else "message.msg_id", problem))
+        try:
+            row_id = self.inbox.record(user_id, msg_id, event, utcnow())
+        except SQLAlchemyError as e:  # not stored, so not accepted: Zalo sends it again later
+            log.error("zalo: event %s not stored, the database is unavailable (%s); answered 503 so Zalo retries",
+                      msg_id, type(e).__name__)
+            return web.json_response({"error": "database unavailable, send again later"}, status=503)
         if row_id is None:
-            log.info("zalo: event %s already stored (Zalo retried); not answered twice", msg_id)
+            log.info("zalo: event %s from %s already stored (Zalo retried); not answered twice", msg_id, user_id)
             return web.json_response({"status": "duplicate"})
         if self.process_events:
             self._dispatch(row_id, user_id)
@@ -575,41 +541,66 @@ class ZaloChannel:
             await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     async def _process(self, row_id: int) -> None:
-        event = self.inbox.claim(row_id, utcnow())
-        if event is None:
+        claim = self.inbox.claim(row_id, utcnow())
+        if claim is None:
             return  # answered already, or another worker has it
         started = time.monotonic()
-        user_id, msg_id = _sender(event), str((event.get("message") or {}).get("msg_id", ""))
-        phase = "before_turn"
+        user_id = claim.sender or _sender(claim.payload)
+        msg_id = str((claim.payload.get("message") or {}).get("msg_id", ""))
         status, error = "done", None
-        try:
-            self._mark_reachable(user_id)
-            replies = await self._answer(event)
-            phase = _TURN_DONE
+        if claim.phase == "turn":
+            try:
+                self._mark_reachable(user_id)
+                replies = await self._answer(claim.payload)
+            except asyncio.CancelledError:
+                self.inbox.release(row_id)  # shutdown before the turn ran: the next start runs it
+                raise
+            except Exception as e:  # noqa: BLE001 - one bad event must not stop the worker
+                status, error = "failed", f"{type(e).__name__}: {e}"
+                log.exception("zalo event %s failed", msg_id)
+                replies = self.assistant.engine.responses.render("internal_error")  # never silence
             more = self.assistant.engine.responses.text("zalo_more_choices")
-            messages = [m for reply in replies for m in render(reply, more)]
-            await self.api.send_all(user_id, messages)
-        except asyncio.CancelledError:
-            if phase == _TURN_DONE:
-                self.inbox.finish(row_id, "failed", "interrupted by shutdown while sending", utcnow())
-            else:
-                self.inbox.release(row_id)
-            raise
-        except UndeliverableError as e:
-            status, error = "failed", str(e)
-            self._mark_unreachable(user_id, e)
-            log.warning("zalo event %s: user %s is outside Zalo's window (%s); marked unreachable, not retried",
-                        msg_id, user_id, e.code)
-        except ZaloError as e:
-            status, error = "failed", str(e)
-            log.error("zalo event %s not answered: %s", msg_id, e)
-        except Exception as e:  # noqa: BLE001 - one bad event must not stop the worker
-            status, error = "failed", f"{type(e).__name__}: {e}"
-            log.exception("zalo event %s failed", msg_id)
-            if phase != _TURN_DONE:
-                await self._say_sorry(user_id)
-        self.inbox.finish(row_id, status, error, utcnow())
+            self.inbox.record_parts(claim, [m for reply in replies for m in render(reply, more)])
+        status, error = await self._send_parts(claim, user_id, status, error)
+        if status != "outbox":
+            self.inbox.finish(row_id, status, error, utcnow())
         log.info("zalo event %s from user %s %s in %.0f ms", msg_id, user_id, status, (time.monotonic() - started) * 1000)
+
+    async def _send_parts(self, claim: Claim, user_id: str, status: str, error: str | None) -> tuple[str, str | None]:
+        """Sends the recorded parts not yet sent, in order, each marked as it goes."""
+        for part in self.inbox.unsent_parts(claim.row_id):
+            if part.resent:
+                delivered = await self.api.delivered_since(user_id, str(part.message.get("text", "")), part.created_at)
+                if delivered is not None:
+                    self.inbox.sent(part, delivered, utcnow())
+                    log.info("zalo event row %s: part %d, in flight when its worker stopped, had arrived",
+                             claim.row_id, part.seq)
+                    continue
+                log.warning("zalo event row %s: part %d was being sent when its worker stopped and is not in "
+                            "the conversation; sent again", claim.row_id, part.seq)
+            self.inbox.sending(part, utcnow())
+            try:
+                provider_id = await self.api.send(user_id, part.message)
+            except asyncio.CancelledError:
+                self.inbox.requeue(claim.row_id)  # shutdown mid-send: the next start sends what is left
+                raise
+            except UndeliverableError as e:
+                self.inbox.fail_parts(claim.row_id, str(e))
+                self._mark_unreachable(user_id, e)
+                log.warning("zalo event row %s: user %s is outside Zalo's window (%s); marked unreachable, "
+                            "not retried", claim.row_id, user_id, e.code)
+                return "failed", str(e)
+            except ZaloError as e:
+                if e.retryable and claim.attempts < SEND_ROUNDS:
+                    self.inbox.requeue(claim.row_id)  # the sweep sends the rest in a later round
+                    log.warning("zalo event row %s: Zalo busy or unreachable (%s); the rest is sent in a later "
+                                "round (%d of %d)", claim.row_id, e, claim.attempts, SEND_ROUNDS)
+                    return "outbox", None
+                self.inbox.fail_parts(claim.row_id, str(e))
+                log.error("zalo event row %s not answered: %s", claim.row_id, e)
+                return "failed", str(e)
+            self.inbox.sent(part, provider_id, utcnow())
+        return status, error
 
     async def _answer(self, event: dict[str, Any]) -> list[Reply]:
         """The Assistant's replies to a text; a short polite reply to photos, stickers, files and the like."""
@@ -617,14 +608,6 @@ class ZaloChannel:
             text = str((event.get("message") or {}).get("text") or "")
             return (await self.assistant.handle(CHANNEL, _sender(event), text)).replies
         return self.assistant.engine.responses.render("zalo_not_text")
-
-    async def _say_sorry(self, user_id: str) -> None:
-        more = self.assistant.engine.responses.text("zalo_more_choices")
-        messages = [m for reply in self.assistant.engine.responses.render("internal_error") for m in render(reply, more)]
-        try:
-            await self.api.send_all(user_id, messages)
-        except ZaloError as e:
-            log.error("zalo: could not tell user %s about the failure: %s", user_id, e)
 
     def _mark_unreachable(self, user_id: str, error: ZaloError) -> None:
         reason = f"zalo {error.code}: no interaction within Zalo's window"[:64]
@@ -648,12 +631,12 @@ class ZaloChannel:
 
     # start and stop ----------------------------------------------------------------------
 
-    def sweep(self, received_before: datetime | None = None) -> int:
-        """Fails claims abandoned mid-turn and queues pending events; answers how many were queued."""
-        self.inbox.fail_stale_claims(utcnow())
+    def sweep(self, received_before: datetime | None = None, at_start: bool = False) -> int:
+        """Recovers claims whose worker died and queues the events left to answer; answers how many were queued."""
+        self.inbox.recover(utcnow(), at_start)
         if not self.process_events:
             return 0
-        pending = [(row_id, user_id) for row_id, user_id in self.inbox.pending(received_before)
+        pending = [(row_id, user_id) for row_id, user_id in self.inbox.waiting(received_before)
                    if row_id not in self._queued]
         for row_id, user_id in pending:
             self._dispatch(row_id, user_id)
@@ -663,14 +646,14 @@ class ZaloChannel:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                self.sweep(received_before=utcnow() - SWEEP_AGE)
+                self.sweep(received_before=utcnow() - self.sweep_age)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeping
                 log.exception("zalo: sweeping pending events failed")
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         """Opens the HTTP client, answers what a crash left pending, sweeps now and then; stops cleanly."""
         source = await self.api.open()
-        recovered = self.sweep()
+        recovered = self.sweep(at_start=True)
         log.info("Zalo OA on: webhook %s, tokens from the %s%s", WEBHOOK_PATH, source,
                  f", {recovered} event(s) left pending are being answered" if recovered else "")
         sweeper = asyncio.create_task(self._sweep_forever(), name="zalo-sweeper")

@@ -114,7 +114,8 @@ class ChannelEvent(Base):
     """An inbound channel event (e.g. a Zalo webhook), stored before it is answered, processed once."""
 
     __tablename__ = "channel_events"
-    __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_channel_events_channel_event_id"),)
+    # Keyed by sender and the channel's id: Zalo's msg_id is unique per sender, not across senders.
+    __table_args__ = (UniqueConstraint("channel", "sender", "event_id", name="uq_channel_events_channel_sender_event_id"),)
 
     id = Column(Integer, primary_key=True)
     channel = Column(String(20), nullable=False)
@@ -125,6 +126,7 @@ class ChannelEvent(Base):
     error = Column(Text)
     received_at = Column(DateTime, nullable=False, default=utcnow)
     processed_at = Column(DateTime)
+    sender = Column(String(64), nullable=False, default="", server_default="")  # the channel's user id
 
 
 class ChannelState(Base):
@@ -150,3 +152,27 @@ class RetainedCount(Base):
     metric = Column(String(40), nullable=False)  # conversations, messages_in, ratings, complaints, tickets
     key = Column(String(64), nullable=False, default="")  # channel, intent, rating level, ticket reason
     count = Column(Integer, nullable=False, default=0)
+
+
+class OutboxPart(Base):
+    """One message of a reply to send (a reply may take several), recorded before the first is sent.
+
+    pending -> sending (a worker is posting it) -> sent | failed. A part left `sending` by a
+    crash is sent again at the next start; `pending` ones are sent then for the first time.
+    """
+
+    __tablename__ = "outbox_parts"
+    __table_args__ = (UniqueConstraint("event_row_id", "seq", name="uq_outbox_parts_event_row_id_seq"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    event_row_id = Column(Integer, ForeignKey("channel_events.id", ondelete="CASCADE"), nullable=False, index=True)
+    recipient = Column(String(64), nullable=False)
+    seq = Column(Integer, nullable=False)
+    message = Column(EncryptedJSON, nullable=False)  # a reply may quote what the person typed
+    status = Column(String(20), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    error = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+    provider_message_id = Column(String(64))

@@ -167,6 +167,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._deliverer: asyncio.Task | None = None
         self.port = 0
+        self.send_delay = 0.0
 
     # ------------------------------------------------------------ server
 
@@ -537,6 +538,8 @@ class FakeTelegram:
         sent = SentMessage(chat_id, self._next_message_id(chat_id), text, markup, time.monotonic())
         self.sent.append(sent)
         self._messages[(chat_id, sent.message_id)] = sent
+        if self.send_delay:  # delivered on receipt, answered late: a kill meanwhile leaves it in flight
+            await asyncio.sleep(self.send_delay)
         return self._message_json(sent)
 
     async def _api_answercallbackquery(self, params: dict[str, Any]) -> bool:

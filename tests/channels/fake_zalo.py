@@ -17,6 +17,7 @@ FakeZalo, and can stop and start it again on the same database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -45,6 +46,7 @@ class SentMessage:
     user_id: str
     message: dict[str, Any]
     message_id: str
+    time_ms: int = 0
 
 
 @dataclass
@@ -133,6 +135,11 @@ class FakeZalo:
         self.known_users: set[str] = set()  # wrote to the OA: inside the messaging window
         self._failures: deque[tuple[int, str]] = deque()
         self._outages = 0
+        # Seconds each accepted message takes to answer (it is delivered on receipt, as Zalo does):
+        # a slow Zalo, or a send still in flight when our process is killed.
+        self.send_delay = 0.0
+        self.conversation_reads = 0
+        self._stalls = 0
         self.webhook_url = ""
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -144,7 +151,8 @@ class FakeZalo:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_message)
         app.router.add_post("/v4/oa/access_token", self._access_token)
-        self._runner = web.AppRunner(app, access_log=None)
+        app.router.add_get("/v2.0/oa/conversation", self._conversation)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -180,6 +188,10 @@ class FakeZalo:
     def go_down(self, times: int = 1) -> None:
         """The next `times` send calls get HTTP 503, as when Zalo's front end is overloaded."""
         self._outages += times
+
+    def stall(self, times: int = 1) -> None:
+        """The next `times` send calls are never answered (the caller's timeout fires); nothing is delivered."""
+        self._stalls += times
 
     def expire_access_tokens(self) -> None:
         for token in self.access_tokens:
@@ -233,7 +245,10 @@ class FakeZalo:
     async def deliver(self, event: dict[str, Any], signature: str | None = None, body: bytes | None = None) -> int:
         """Posts an event to the webhook, signed as Zalo signs it (unless told otherwise); answers the status."""
         assert self._client is not None and self.webhook_url, "start() the fake and the app first"
-        raw = json.dumps(event, ensure_ascii=False).encode()
+        try:
+            raw = json.dumps(event, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate travels as its \ud800 escape
+            raw = json.dumps(event).encode()
         headers = {"Content-Type": "application/json"}
         mac = self.sign(raw, str(event.get("timestamp", ""))) if signature is None else signature
         if mac:
@@ -251,6 +266,10 @@ class FakeZalo:
 
     async def _send_message(self, request: web.Request) -> web.Response:
         token = request.headers.get("access_token", "")
+        if self._stalls:
+            self._stalls -= 1
+            self.calls.append(SendCall("", token, 504))
+            await asyncio.sleep(3600)
         if self._outages:
             self._outages -= 1
             self.calls.append(SendCall("", token, 503))
@@ -281,9 +300,31 @@ class FakeZalo:
             code = self.unreachable.get(user_id, -230)
             return self._error(user_id, token, code, "User has not interacted with the OA in the last 7 days")
         message_id = uuid.uuid4().hex
-        self.sent.append(SentMessage(user_id, body["message"], message_id))
+        self.sent.append(SentMessage(user_id, body["message"], message_id, int(time.time() * 1000)))
         self.calls.append(SendCall(user_id, token, 0))
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         return web.json_response({"data": {"message_id": message_id, "user_id": user_id}, "error": 0, "message": "Success"})
+
+    async def _conversation(self, request: web.Request) -> web.Response:
+        """GET /v2.0/oa/conversation?data={"user_id", "offset", "count" (at most 10)}: newest first."""
+        token = request.headers.get("access_token", "")
+        if token not in self.access_tokens or self.access_tokens[token] < time.time():
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        try:
+            query = json.loads(request.query.get("data", ""))
+            user_id, offset, count = str(query["user_id"]), int(query.get("offset", 0)), int(query.get("count", 5))
+        except (ValueError, KeyError, TypeError):
+            self.violations.append(f"conversation query {request.query_string!r} is not data={{user_id, offset, count}}")
+            return web.json_response({"error": INVALID_PARAMS, "message": "Parameters are invalid"})
+        if not 1 <= count <= 10:
+            self.violations.append(f"conversation count {count}: Zalo allows 1 to 10")
+        self.conversation_reads += 1
+        mine = [s for s in reversed(self.sent) if s.user_id == user_id][offset:offset + count]
+        return web.json_response({"error": 0, "message": "Success", "data": [
+            {"src": 0, "time": s.time_ms, "type": "text", "message": s.message.get("text", ""),
+             "message_id": s.message_id, "from_id": self.oa_id, "to_id": s.user_id} for s in mine
+        ]})
 
     def _error(self, user_id: str, token: str, code: int, message: str) -> web.Response:
         self.calls.append(SendCall(user_id, token, code))
@@ -355,7 +396,7 @@ class ZaloRig:
 
         if self.assistant is None:
             self.assistant = build_assistant(self.settings, nlu=self.nlu_model)
-        app = create_app(self.assistant)
+        app = create_app(self.assistant, self.settings)
         zalo.attach(app, self.assistant, self.settings)
         self.channel = app[zalo.ZALO]
         self.channel.process_events = process_events

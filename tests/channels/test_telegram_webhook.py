@@ -100,6 +100,22 @@ async def test_a_body_that_is_not_an_update_is_refused_with_400(bot, body):
     assert await post(bot.url, body, SECRET) == 400
 
 
+@pytest.mark.parametrize(
+    "body", ["[" * 5000 + "]" * 5000, '{"update_id": 1, "x": "' + "a" * 70_000 + '"}'], ids=["nested", "over-64-kib"]
+)
+async def test_a_body_nested_too_deep_or_over_64_kib_is_a_400_naming_the_body(bot, body):
+    async with ClientSession() as http:
+        async with http.post(bot.url + WEBHOOK_PATH, headers={SECRET_HEADER: SECRET}, data=body) as response:
+            assert response.status == 400 and (await response.json())["field"] == "body"
+
+
+async def test_a_lone_surrogate_in_a_message_is_answered_not_lost(bot, fake, chat, recording):
+    update_id = fake.message(chat, "xin ch\ud800o")  # JSON carries it as the escape \ud800
+    await bot.tracker.wait(update_id)
+    assert (update_id, 200) in fake.deliveries
+    assert recording.texts[str(chat)] == ["xin ch\ufffdo"] and fake.messages_to(chat)
+
+
 async def test_a_webhook_without_a_valid_secret_setting_stops_start_up_naming_the_variable(assistant, settings):
     for secret in ("", "has spaces", "x" * 257):
         bad = dataclasses.replace(

@@ -214,18 +214,81 @@ async def test_a_shutdown_before_the_turn_ran_gives_the_event_back_for_the_next_
     assert [e.status for e in events_of(rig, user)] == ["done"] and said_in(rig, user) == ["xin chào"]
 
 
-async def test_an_event_abandoned_mid_turn_long_ago_is_failed_not_run_twice(rig, fake, user):
+def _abandoned(rig, fake, user, status, claimed_at):
+    """An event a worker claimed and then died on (kill -9): status and claim time as it left them."""
+    fake.known_users.add(user)
     with rig.assistant.store.session() as session, session.begin():
-        session.add(ChannelEvent(
-            channel="zalo", event_id=f"{user}-old", status="processing", attempts=1,
+        event = ChannelEvent(
+            channel="zalo", sender=user, event_id=f"{user}-old", status=status, attempts=1,
             payload=fake.event(user, text="xin chào", msg_id=f"{user}-old"),
-            received_at=utcnow() - timedelta(hours=1), processed_at=utcnow() - timedelta(hours=1),
-        ))
+            received_at=claimed_at, processed_at=claimed_at,
+        )
+        session.add(event)
+        session.flush()
+        return event.id
+
+
+async def test_an_event_abandoned_before_its_turn_ran_is_answered_at_the_next_start(rig, fake, user):
+    _abandoned(rig, fake, user, "processing", utcnow() - timedelta(seconds=5))
     await rig.start()
     await rig.settle()
     [event] = events_of(rig, user)
-    assert event.status == "failed" and "interrupted" in event.error
-    assert "text" not in event.payload["message"] and fake.calls_for(user) == []
+    assert event.status == "done" and said_in(rig, user) == ["xin chào"]
+    assert fake.messages_to(user) and "text" not in event.payload["message"]
+
+
+async def test_an_event_abandoned_after_its_turn_ran_sends_the_stored_reply_and_does_not_run_it_twice(
+    rig, fake, user
+):
+    claimed = utcnow() - timedelta(seconds=5)
+    _abandoned(rig, fake, user, "processing", claimed)
+    turn = await rig.assistant.handle("zalo", user, "xin chào")  # the turn ran, then the process died
+    await rig.start()
+    await rig.settle()
+    [event] = events_of(rig, user)
+    assert event.status == "done" and said_in(rig, user) == ["xin chào"]  # not run a second time
+    assert [m["text"] for m in fake.messages_to(user)] == [r.text for r in turn.replies]
+
+
+async def test_parts_left_unsent_by_a_dead_worker_are_sent_once_each_at_the_next_start(rig, fake, user):
+    from bot.storage.models import OutboxPart
+
+    row_id = _abandoned(rig, fake, user, "sending", utcnow() - timedelta(seconds=5))
+    with rig.assistant.store.session() as session, session.begin():
+        for seq, status in enumerate(["sent", "sending", "pending"]):
+            session.add(OutboxPart(channel="zalo", event_row_id=row_id, recipient=user, seq=seq,
+                                   message={"text": f"phần {seq + 1}"}, status=status, attempts=int(status != "pending")))
+    await rig.start()
+    await rig.settle()
+    assert [m["text"] for m in fake.messages_to(user)] == ["phần 2", "phần 3"]  # the first had gone already
+    [event] = events_of(rig, user)
+    assert event.status == "done"
+    await rig.restart()
+    await rig.settle()
+    assert len(fake.messages_to(user)) == 2
+
+
+async def test_a_msg_id_reused_by_another_sender_is_a_new_message(rig, fake, user):
+    await rig.start()
+    assert await fake.user_sends_text(user, "xin chào", msg_id="same-id") == 200
+    assert await fake.user_sends_text(f"{user}-b", "xin chào", msg_id="same-id") == 200
+    await rig.settle()
+    assert said_in(rig, user) == ["xin chào"] and said_in(rig, f"{user}-b") == ["xin chào"]
+
+
+@pytest.mark.parametrize("sender", ["9" * 5000, "line\nbreak", "nul\x00", ""])
+async def test_a_sender_id_that_is_too_long_or_not_plain_is_refused(rig, fake, sender):
+    await rig.start()
+    status = await fake.deliver(fake.event(sender, text="xin chào"))
+    assert status == (400 if sender else 200)
+    with rig.assistant.store.session() as session:
+        assert session.execute(select(User).where(User.channel == "zalo", User.external_id == sender)).first() is None
+
+
+async def test_deeply_nested_json_is_a_400_naming_the_body_before_the_signature_is_checked(rig, fake):
+    await rig.start()
+    body = b"[" * 5000 + b"]" * 5000
+    assert await fake.deliver({}, signature="mac=00", body=body) == 400
 
 
 @pytest.mark.parametrize("kind, attachment", [
@@ -331,14 +394,32 @@ async def test_a_rate_limit_is_waited_out_then_the_message_goes(rig, fake, user)
     assert [e.status for e in events_of(rig, user)] == ["done"]
 
 
-async def test_a_rate_limit_that_does_not_lift_fails_the_event_after_a_bounded_number_of_tries(rig, fake, user):
+async def test_a_rate_limit_that_does_not_lift_fails_the_event_after_a_bounded_number_of_rounds(rig, fake, user):
     await rig.start(backoff=(0.01, 0.01, 0.01))
     fake.fail_next(-32, times=50)
     await fake.user_sends_text(user, "xin chào")
     await rig.settle()
     assert [c.error for c in fake.calls_for(user)] == [-32] * 4
+    assert [e.status for e in events_of(rig, user)] == ["outbox"]  # kept for a later round, not lost
+    for _ in range(2):  # the sweeper's next rounds
+        rig.channel.sweep()
+        await rig.settle()
+    assert [c.error for c in fake.calls_for(user)] == [-32] * 12
     [event] = events_of(rig, user)
     assert event.status == "failed" and "-32" in event.error
+
+
+async def test_a_rate_limit_that_lifts_between_rounds_delivers_everything_once(rig, fake, user):
+    await rig.start(backoff=(0.01, 0.01, 0.01))
+    fake.fail_next(-32, times=4)
+    await fake.user_sends_text(user, "xin chào")
+    await rig.settle()
+    assert fake.messages_to(user) == []
+    rig.channel.sweep()
+    await rig.settle()
+    [event] = events_of(rig, user)
+    texts = [m["text"] for m in fake.messages_to(user)]
+    assert event.status == "done" and texts and len(texts) == len(set(texts))
 
 
 async def test_zalo_being_down_for_a_moment_is_waited_out_like_a_rate_limit(rig, fake, user):
@@ -443,3 +524,19 @@ async def test_a_procedure_answer_carries_its_source_as_a_link_button(rig, fake,
     await rig.settle()
     urls = [b["payload"]["url"] for m in fake.messages_to(user) for b in buttons_of(m) if b["type"] == "oa.open.url"]
     assert any(url.startswith("https://dichvucong.gov.vn/") for url in urls) and fake.violations == []
+
+
+async def test_a_part_in_flight_when_the_worker_died_that_had_arrived_is_not_sent_again(rig, fake, user):
+    from bot.storage.models import OutboxPart
+    from tests.channels.fake_zalo import SentMessage
+
+    row_id = _abandoned(rig, fake, user, "sending", utcnow() - timedelta(seconds=5))
+    with rig.assistant.store.session() as session, session.begin():
+        for seq, status in enumerate(["sending", "pending"]):
+            session.add(OutboxPart(channel="zalo", event_row_id=row_id, recipient=user, seq=seq, created_at=utcnow(),
+                                   message={"text": f"phần {seq + 1}"}, status=status, attempts=int(status != "pending")))
+    fake.sent.append(SentMessage(user, {"text": "phần 1"}, "zalo-msg-1", int(time.time() * 1000)))  # it had arrived
+    await rig.start()
+    await rig.settle()
+    assert [m["text"] for m in fake.messages_to(user)] == ["phần 1", "phần 2"] and fake.conversation_reads == 1
+    assert [e.status for e in events_of(rig, user)] == ["done"]

@@ -18,11 +18,15 @@ class ChatPage:
 
     def open(self, new_user: bool = True) -> list[WebElement]:
         """Loads the page (as a new visitor unless told otherwise) and answers the greeting's messages."""
-        self.driver.get(self.url)
         if new_user:
-            self.driver.execute_script("window.localStorage.clear();")
-            self.driver.get(self.url)
+            self.driver.delete_all_cookies()
+        self.driver.get(self.url)
         return self.wait_answer(0)
+
+    def session(self) -> str | None:
+        """The server-issued session cookie this browser holds (HttpOnly: the page's script cannot read it)."""
+        cookie = self.driver.get_cookie("tthc_session")
+        return cookie["value"] if cookie else None
 
     @property
     def input(self) -> WebElement:

@@ -50,9 +50,10 @@ def test_a_new_visitor_gets_the_menu_in_vietnamese_and_nothing_loads_from_elsewh
     assert browser.find_element(By.CSS_SELECTOR, "label[for=text]").get_attribute("textContent").strip()
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
     assert loaded and all(url.startswith(live_server.url) for url in loaded), loaded
-    visitor = browser.execute_script("return localStorage.getItem('tthc-user');")
+    visitor = page.session()
     page.open(new_user=False)
-    assert visitor and browser.execute_script("return localStorage.getItem('tthc-user');") == visitor
+    assert visitor and page.session() == visitor  # a returning visitor keeps their conversation
+    assert "tthc_session" not in browser.execute_script("return document.cookie;")  # HttpOnly: no script reads it
     print(f"\nscreenshot: {screenshot('menu')}")
 
 
@@ -229,10 +230,10 @@ def test_a_server_error_gets_a_polite_message_and_a_retry(page, assistant, monke
 def test_start_again_gives_a_fresh_conversation(page, browser):
     page.open()
     page.say("lam giay khai sinh can giay to gi")
-    visitor = browser.execute_script("return localStorage.getItem('tthc-user');")
+    visitor = page.session()
     before = page.count()
     browser.find_element(By.ID, "restart").click()
     page.wait_answer(0)
     assert page.messages("me") == [] and page.count() <= before
-    assert browser.execute_script("return localStorage.getItem('tthc-user');") not in (None, visitor)
+    assert page.session() not in (None, visitor)
     assert page.focused() == page.input

@@ -1,23 +1,32 @@
-"""Every scenario under tests/conversations/ through the web chat's endpoint, POST /api/chat over real HTTP."""
+"""Every scenario under tests/conversations/ through POST /api/chat over real HTTP.
+
+The scenarios check slots, which the web page never gets: the driver is a front end with
+its own API key trusted with slots (`API_KEYS=scenarios:<key>:slots`). The web page's own
+session path is covered by tests/web/test_api_security.py and the browser tests.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable
 
 import pytest
 
+from bot.settings import ApiKey
 from bot.web import create_app
 from tests.scenarios import load_scenarios, run_scenario
 
 SCENARIOS = load_scenarios()
+SCENARIO_KEY = "scenario-driver-key-0123456789abcdef"
 
 
 class WebChatDriver:
     """Each turn is a POST to a real aiohttp server; its assistant's clock can be moved on, and the server restarted."""
 
-    def __init__(self, assistant: Any, build_assistant: Callable[[], Any], aiohttp_client: Any):
+    def __init__(self, assistant: Any, build_assistant: Callable[[], Any], aiohttp_client: Any, settings: Any):
         self.assistant = assistant
+        self.settings = replace(settings, api_keys=(ApiKey("scenarios", SCENARIO_KEY, slots=True),))
         self.build_assistant = build_assistant
         self.aiohttp_client = aiohttp_client
         self.offset = timedelta()
@@ -27,11 +36,12 @@ class WebChatDriver:
         from bot.storage.models import utcnow
 
         self.assistant.clock = lambda: utcnow() + self.offset
-        self.client = await self.aiohttp_client(create_app(self.assistant))
+        self.client = await self.aiohttp_client(create_app(self.assistant, self.settings))
         return self
 
     async def send(self, user: str, text: str) -> dict[str, Any]:
-        response = await self.client.post("/api/chat", json={"user": user, "text": text})
+        response = await self.client.post("/api/chat", json={"user": user, "text": text, "slots": True},
+                                         headers={"Authorization": f"Bearer {SCENARIO_KEY}"})
         body = await response.json()
         assert response.status == 200, f"POST /api/chat {text!r} -> {response.status} {body}"
         body["buttons"] = [b for r in body["replies"] for b in r["buttons"]]  # as `chat --json` lists them
@@ -61,8 +71,8 @@ def web_assistant(build_web_assistant):
 
 
 @pytest.fixture
-async def driver(web_assistant, build_web_assistant, aiohttp_client) -> WebChatDriver:
-    return await WebChatDriver(web_assistant, build_web_assistant, aiohttp_client).start()
+async def driver(web_assistant, build_web_assistant, aiohttp_client, settings) -> WebChatDriver:
+    return await WebChatDriver(web_assistant, build_web_assistant, aiohttp_client, settings).start()
 
 
 def test_there_are_scenarios_to_run():

@@ -9,7 +9,6 @@
     offline: "Không kết nối được máy chủ. Bạn kiểm tra mạng rồi bấm “Thử lại” nhé.",
     retry: "Thử lại"
   };
-  var USER_KEY = "tthc-user";
   var TIMEOUT_MS = 30000;
 
   var main = document.getElementById("chat");
@@ -22,29 +21,6 @@
 
   var busy = false;
   var epoch = 0; // bumped by "Bắt đầu lại", so an answer to the old conversation is dropped
-
-  function newUserId() {
-    var bytes = new Uint8Array(9);
-    if (window.crypto && window.crypto.getRandomValues) {
-      window.crypto.getRandomValues(bytes);
-    } else {
-      for (var i = 0; i < bytes.length; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-    }
-    return "w-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
-  }
-
-  function remember(id) {
-    try { window.localStorage.setItem(USER_KEY, id); } catch (e) { /* private mode: the id lasts this page */ }
-    return id;
-  }
-
-  function storedUserId() {
-    var id = null;
-    try { id = window.localStorage.getItem(USER_KEY); } catch (e) { id = null; }
-    return id || remember(newUserId());
-  }
-
-  var user = storedUserId();
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -161,7 +137,8 @@
     fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user: user, text: text }),
+      credentials: "same-origin", // the server's session cookie says who is talking; the page never does
+      body: JSON.stringify({ text: text }),
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
       return response.json().then(
@@ -206,14 +183,26 @@
     send(text);
   });
 
-  // A fresh conversation for the next person at the desk: a new id, an empty page, the menu.
+  // A fresh conversation for the next person at the desk: a new session from the server, an empty page, the menu.
   restartButton.addEventListener("click", function () {
     epoch += 1;
-    setBusy(false);
+    var mine = epoch;
+    setBusy(true);
     log.textContent = "";
-    user = remember(newUserId());
     input.value = "";
-    send("/greet", null, true);
+    fetch("/api/session", { method: "POST", credentials: "same-origin" }).then(function (response) {
+      if (mine !== epoch) { return; }
+      setBusy(false);
+      if (response.ok) {
+        send("/greet", null, true);
+      } else {
+        failed("/greet", TEXT.serverError);
+      }
+    }, function () {
+      if (mine !== epoch) { return; }
+      setBusy(false);
+      failed("/greet", TEXT.offline);
+    });
     input.focus();
   });
 
