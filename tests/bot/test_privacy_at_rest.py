@@ -213,15 +213,16 @@ def test_rekey_moves_every_encrypted_value_to_the_new_key_so_the_old_one_can_go(
 
 
 def test_a_zalo_message_waiting_in_the_inbox_is_encrypted_and_answered_as_sent(tmp_path):
-    from bot.channels.zalo import EventInbox
+    from bot.channels.durable import EventInbox
     from bot.storage.models import utcnow
 
     db = tmp_path / "inbox.db"
-    inbox = EventInbox(Store.open(f"sqlite:///{db}", Keyring.from_text(new_key())))
+    inbox = EventInbox(Store.open(f"sqlite:///{db}", Keyring.from_text(new_key())), "zalo")
     event = {"event_name": "user_send_text", "sender": {"id": "z1"},
              "message": {"msg_id": "m1", "text": f"hồ sơ {DOSSIER}, số {PHONE}"}}
-    row = inbox.record("m1", event, utcnow())
+    row = inbox.record("z1", "m1", event, utcnow())
 
     assert [s for s in SECRETS if any(s in cell for cell in _raw_cells(db))] == []
-    assert inbox.pending() == [(row, "z1")]
-    assert inbox.claim(row, utcnow()) == event
+    assert row is not None and inbox.stored(row) == ("pending", event)
+    claim = inbox.claim(row, utcnow())
+    assert claim is not None and claim.payload == event
