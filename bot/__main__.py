@@ -1,4 +1,5 @@
-"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]"""
+"""python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]
+| users add|invite|disable|list"""
 
 from __future__ import annotations
 
@@ -105,6 +106,37 @@ def _desk(settings: Settings, limit: int, as_json: bool, close: str | None) -> i
     return 0
 
 
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import timedelta
+
+    from bot.storage import Store
+    from bot.users import AccountError, Accounts
+
+    accounts = Accounts(Store.open(settings.database_url_resolved), settings.desk_lockout_attempts,
+                        timedelta(minutes=settings.desk_lockout_minutes))
+    try:
+        if args.users_command == "add":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+            user = accounts.add(args.username, args.role, password, args.name)
+            print(f"Đã tạo tài khoản {user.username} ({user.role}).")
+        elif args.users_command == "invite":
+            token = accounts.invite(args.username, args.role, args.name)
+            base = settings.desk_public_url or f"http://{settings.host}:{settings.port}"
+            print(f"Đã mời {args.username} ({args.role}). Gửi đường dẫn này cho họ (dùng một lần, trong 3 ngày):")
+            print(f"{base}/desk/invite/{token}")
+        elif args.users_command == "disable":
+            accounts.disable(args.username)
+            print(f"Đã khoá tài khoản {args.username}.")
+        else:
+            for user, active in accounts.overview():
+                print(f"{user.username}\t{user.role}\t{'hoạt động' if active else 'đã khoá'}\t{user.name}")
+    except AccountError as e:
+        print(f"Không làm được (not done): {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The procedure assistant.")
     sub = parser.add_subparsers(dest="command")
@@ -120,10 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     desk.add_argument("--limit", type=int, default=20, help="at most this many of each (default 20)")
     desk.add_argument("--json", action="store_true", help="as JSON, for scripts")
     desk.add_argument("--close", metavar="TICKET", help="close an open ticket, e.g. YC-00012, once it is dealt with")
+    users = sub.add_parser("users", help="desk accounts (admin, staff, volunteer) for /desk")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    for name, what in (("add", "create an account with a password (asked for, or --password-stdin)"),
+                       ("invite", "create an account and print a one-time link to set its password")):
+        command = users_sub.add_parser(name, help=what)
+        command.add_argument("username")
+        command.add_argument("--role", required=True, choices=("admin", "staff", "volunteer"))
+        command.add_argument("--name", default="", help="the name shown to colleagues and citizens")
+        if name == "add":
+            command.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_sub.add_parser("disable", help="lock an account out (it is kept for the audit log)").add_argument("username")
+    users_sub.add_parser("list", help="the accounts and their roles")
     args = parser.parse_args(argv)
     settings = _settings()
     if args.command == "dossiers":
         return _dossiers(settings, args.file)
+    if args.command == "users":
+        return _users(settings, args)
     if args.command == "desk":
         return _desk(settings, args.limit, args.json, args.close)
     from bot.privacy import setup_logging

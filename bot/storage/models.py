@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -56,6 +68,7 @@ class Message(Base):
     intent = Column(String(64))
     confidence = Column(Float)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    procedure_code = Column(String(20))  # the procedure the conversation was about after this message
 
     conversation = relationship("Conversation", back_populates="messages")
 
@@ -72,6 +85,13 @@ class Ticket(Base):
     status = Column(String(20), nullable=False, default="open")  # open, closed
     created_at = Column(DateTime, nullable=False, default=utcnow)
     closed_at = Column(DateTime)
+    # The desk (Chatwoot's shape): status open = waiting, the bot's; taken = a person's; closed = back to the bot.
+    assignee_id = Column(Integer, ForeignKey("desk_accounts.id", ondelete="SET NULL"))
+    taken_at = Column(DateTime)
+    first_answer_at = Column(DateTime)  # wait time = first_answer_at - created_at
+    updated_at = Column(DateTime)  # the person's latest message on it
+    last_answer_at = Column(DateTime)  # staff's latest answer: the person waits when updated_at is later
+    callback_phone = Column(String(200))  # with consent, outside desk hours; masked everywhere but the ticket page
 
     user = relationship("User", back_populates="tickets")
 
@@ -242,3 +262,54 @@ class OutboxAttempt(Base):
     error_code = Column(String(40))
     error = Column(Text)
     duration_ms = Column(Integer)
+
+
+class DeskAccount(Base):
+    """A person who signs in to /desk: admin, staff or volunteer (bot/users.py)."""
+
+    __tablename__ = "desk_accounts"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    name = Column(String(120), nullable=False, default="")
+    role = Column(String(20), nullable=False)  # admin, staff, volunteer
+    password_hash = Column(String(200))  # argon2id; NULL until an invitation is accepted
+    active = Column(Boolean, nullable=False, default=True)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    invite_hash = Column(String(64))  # sha256 of the one-time invitation token
+    invite_expires_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_login_at = Column(DateTime)
+
+
+class DeskAudit(Base):
+    """Every sign-in (and failed one) and every action taken at the desk."""
+
+    __tablename__ = "desk_audit"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("desk_accounts.id", ondelete="SET NULL"), index=True)
+    username = Column(String(64), nullable=False, default="")
+    action = Column(String(40), nullable=False)  # sign_in, sign_in_failed, locked, take_ticket, reply, ...
+    detail = Column(Text, nullable=False, default="")  # masked: never a full ID, phone or dossier code
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class AssistedSubmission(Base):
+    """A submission a volunteer helped with: the procedure, the dossier code and how it went in."""
+
+    __tablename__ = "assisted_submissions"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("desk_accounts.id", ondelete="SET NULL"), index=True)
+    procedure_code = Column(String(20), nullable=False)
+    dossier_code = Column(String(40), nullable=False, default="")
+    method = Column(String(20), nullable=False)  # online, postal, in_person
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+# The desk's figures are read by date range: these make their GROUP BY queries index scans.
+Index("ix_messages_created_at", Message.created_at)
+Index("ix_feedback_created_at", Feedback.created_at)
+Index("ix_tickets_created_at", Ticket.created_at)
