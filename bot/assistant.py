@@ -94,7 +94,10 @@ class Assistant:
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
                 conversation.flow_state = {**result.state, OFFERED: offered}
                 conversation.updated_at = now
-                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
+                # The procedure the conversation is about after this message: the desk's "top procedures asked".
+                asked = (result.state.get("slots") or {}).get("procedure_code")
+                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now,
+                                       procedure_code=asked if isinstance(asked, str) else None)
                 for reply in result.replies:
                     self.store.add_message(session, conversation, "out", reply.text, now=now)
         log.info(

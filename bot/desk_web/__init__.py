@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
-from bot.desk_web import auth, inbox, volunteer
+from bot.desk_web import auth, figures, inbox, volunteer
 from bot.desk_web.delivery import DISPATCHER, chat_updates, outbox_context
 from bot.desk_web.keys import ACCOUNTS_KEY, ASSISTANT_KEY, HANDOVER_KEY, SETTINGS_KEY
 from bot.desk_web.render import refused
@@ -85,7 +85,7 @@ def attach(app: web.Application, assistant: Any, settings: Settings | None = Non
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     env.globals["static"] = PREFIX + "/static/"
     env.filters.update(vntime=vntime, minutes=minutes)
-    for module in (auth, inbox, volunteer):
+    for module in (auth, inbox, volunteer, figures):
         for route in module.routes:
             assert isinstance(route, web.RouteDef)
             app.router.add_route(route.method, PREFIX + route.path, route.handler)

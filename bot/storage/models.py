@@ -313,3 +313,4 @@ class AssistedSubmission(Base):
 Index("ix_messages_created_at", Message.created_at)
 Index("ix_feedback_created_at", Feedback.created_at)
 Index("ix_tickets_created_at", Ticket.created_at)
+Index("ix_conversations_started_at", Conversation.started_at)

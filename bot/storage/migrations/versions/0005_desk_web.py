@@ -67,9 +67,11 @@ def upgrade() -> None:
     op.create_index("ix_messages_created_at", "messages", ["created_at"])
     op.create_index("ix_feedback_created_at", "feedback", ["created_at"])
     op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
+    op.create_index("ix_conversations_started_at", "conversations", ["started_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_started_at", "conversations")
     op.drop_index("ix_tickets_created_at", "tickets")
     op.drop_index("ix_feedback_created_at", "feedback")
     op.drop_index("ix_messages_created_at", "messages")
