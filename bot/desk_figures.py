@@ -115,7 +115,12 @@ def _questions(period: Period) -> list[ColumnElement]:
     ]
 
 
-def compute(engine: Engine, period: Period, threshold: float, unanswered_limit: int = UNANSWERED_SHOWN) -> Figures:
+PARTS = ("ratings", "submissions", "conversations", "understanding", "procedures", "unanswered", "handover", "notices")
+
+
+def compute(engine: Engine, period: Period, threshold: float, unanswered_limit: int = UNANSWERED_SHOWN,
+            parts: tuple[str, ...] = PARTS) -> Figures:
+    """The figures asked for (`parts`; all by default), one aggregate query each."""
     figures = Figures(period)
     in_range = {
         Feedback: (Feedback.created_at >= period.start, Feedback.created_at < period.end),
@@ -123,76 +128,109 @@ def compute(engine: Engine, period: Period, threshold: float, unanswered_limit: 
         Ticket: (Ticket.created_at >= period.start, Ticket.created_at < period.end),
     }
     with engine.connect() as db:
-        # Satisfaction
-        figures.ratings = {str(r): int(n) for r, n in db.execute(
-            select(Feedback.rating, func.count()).where(Feedback.kind == "rating", *in_range[Feedback])
-            .group_by(Feedback.rating))}
-        bucket = _bucket(engine, Feedback.created_at, period.by).label("bucket")
-        figures.satisfaction_series = [(str(b), int(s or 0), int(t)) for b, s, t in db.execute(
-            select(bucket, func.sum(cast(Feedback.rating.in_(SATISFIED), Integer)), func.count())
-            .where(Feedback.kind == "rating", *in_range[Feedback]).group_by(bucket).order_by(bucket))]
-
-        # Assisted submissions and the online share
-        figures.submissions = {str(m): int(n) for m, n in db.execute(
-            select(AssistedSubmission.method, func.count()).where(*in_range[AssistedSubmission])
-            .group_by(AssistedSubmission.method))}
-        bucket = _bucket(engine, AssistedSubmission.created_at, period.by).label("bucket")
-        figures.submission_series = [(str(b), int(o or 0), int(t)) for b, o, t in db.execute(
-            select(bucket, func.sum(case((AssistedSubmission.method == "online", 1), else_=0)), func.count())
-            .where(*in_range[AssistedSubmission]).group_by(bucket).order_by(bucket))]
-
-        # Conversations (the volunteers' lookup tool is not a citizen's conversation)
-        bucket = _bucket(engine, Conversation.started_at, period.by).label("bucket")
-        figures.conversation_series = [(str(b), int(n)) for b, n in db.execute(
-            select(bucket, func.count()).join(User, Conversation.user_id == User.id)
-            .where(Conversation.started_at >= period.start, Conversation.started_at < period.end,
-                   User.channel.not_in(LEFT_OUT_CHANNELS))
-            .group_by(bucket).order_by(bucket))]
-
-        # Answered vs not understood, top procedures, what was not understood
-        missed = not_understood(threshold)
-        bucket = _bucket(engine, Message.created_at, period.by).label("bucket")
-        figures.understanding_series = [(str(b), int(t) - int(n or 0), int(n or 0)) for b, t, n in db.execute(
-            select(bucket, func.count(), func.sum(case((missed, 1), else_=0)))
-            .where(*_questions(period)).group_by(bucket).order_by(bucket))]
-        asked = func.count(distinct(Message.conversation_id)).label("asked")
-        figures.top_procedures = [(str(c), int(n)) for c, n in db.execute(
-            select(Message.procedure_code, asked)
-            .where(*_questions(period), Message.procedure_code.is_not(None))
-            .group_by(Message.procedure_code).order_by(asked.desc(), Message.procedure_code).limit(TOP_PROCEDURES))]
-        words = func.lower(func.trim(Message.text)).label("words")
-        times = func.count().label("times")
-        figures.unanswered = [(mask(str(w)), int(n)) for w, n in db.execute(
-            select(words, times).where(*_questions(period), missed)
-            .group_by(words).order_by(times.desc(), words).limit(unanswered_limit))]
-
-        # Handover: tickets, answered, wait to the first staff answer
-        wait = _seconds(engine, Ticket.first_answer_at, Ticket.created_at)
-        row = db.execute(
-            select(
-                func.count(), func.sum(case((Ticket.first_answer_at.is_not(None), 1), else_=0)),
-                func.avg(case((Ticket.first_answer_at.is_not(None), wait))),
-                func.sum(case((wait <= 3600, 1), else_=0)), func.sum(case((wait <= 8 * 3600, 1), else_=0)),
-                func.sum(case((Ticket.callback_phone.is_not(None), 1), else_=0)),
-            ).where(*in_range[Ticket])
-        ).one()
-        figures.handover = {
-            "tickets": int(row[0] or 0), "answered": int(row[1] or 0),
-            "average_wait_minutes": round(float(row[2]) / 60, 1) if row[2] is not None else None,
-            "within_hour": int(row[3] or 0), "within_8_hours": int(row[4] or 0), "callbacks": int(row[5] or 0),
-        }
-        bucket = _bucket(engine, Ticket.created_at, period.by).label("bucket")
-        figures.handover_series = [(str(b), int(t), int(a or 0)) for b, t, a in db.execute(
-            select(bucket, func.count(), func.sum(case((Ticket.first_answer_at.is_not(None), 1), else_=0)))
-            .where(*in_range[Ticket]).group_by(bucket).order_by(bucket))]
-
-        # Status lookups (asked in the chat) and notices sent through the outbox
-        figures.status_lookups = int(db.execute(
-            select(func.count()).select_from(Message)
-            .where(*_questions(period), Message.intent == "check_status", ~missed)).scalar() or 0)
-        figures.notices = {str(k): int(n) for k, n in db.execute(
-            select(OutboxMessage.kind, func.count())
-            .where(OutboxMessage.created_at >= period.start, OutboxMessage.created_at < period.end,
-                   OutboxMessage.status == "delivered")
-            .group_by(OutboxMessage.kind))}
+        if "ratings" in parts:
+            _ratings(db, engine, period, figures, in_range[Feedback])
+        if "submissions" in parts:
+            _submissions(db, engine, period, figures, in_range[AssistedSubmission])
+        if "conversations" in parts:
+            _conversations(db, engine, period, figures)
+        if "understanding" in parts:
+            _understanding(db, engine, period, figures, threshold)
+        if "procedures" in parts:
+            _procedures(db, period, figures)
+        if "unanswered" in parts:
+            _unanswered(db, period, figures, threshold, unanswered_limit)
+        if "handover" in parts:
+            _handover(db, engine, period, figures, in_range[Ticket])
+        if "notices" in parts:
+            _notices(db, period, figures, threshold)
     return figures
+
+
+def _ratings(db: Any, engine: Engine, period: Period, figures: Figures, in_range: Any) -> None:
+    """Satisfaction: ratings by level, and per bucket the satisfied ones among all."""
+    figures.ratings = {str(r): int(n) for r, n in db.execute(
+        select(Feedback.rating, func.count()).where(Feedback.kind == "rating", *in_range).group_by(Feedback.rating))}
+    bucket = _bucket(engine, Feedback.created_at, period.by).label("bucket")
+    figures.satisfaction_series = [(str(b), int(s or 0), int(t)) for b, s, t in db.execute(
+        select(bucket, func.sum(cast(Feedback.rating.in_(SATISFIED), Integer)), func.count())
+        .where(Feedback.kind == "rating", *in_range).group_by(bucket).order_by(bucket))]
+
+
+def _submissions(db: Any, engine: Engine, period: Period, figures: Figures, in_range: Any) -> None:
+    """Assisted submissions by method, and per bucket the online ones among all."""
+    figures.submissions = {str(m): int(n) for m, n in db.execute(
+        select(AssistedSubmission.method, func.count()).where(*in_range).group_by(AssistedSubmission.method))}
+    bucket = _bucket(engine, AssistedSubmission.created_at, period.by).label("bucket")
+    figures.submission_series = [(str(b), int(o or 0), int(t)) for b, o, t in db.execute(
+        select(bucket, func.sum(case((AssistedSubmission.method == "online", 1), else_=0)), func.count())
+        .where(*in_range).group_by(bucket).order_by(bucket))]
+
+
+def _conversations(db: Any, engine: Engine, period: Period, figures: Figures) -> None:
+    """Conversations started per bucket (the volunteers' lookup tool is not a citizen's conversation)."""
+    bucket = _bucket(engine, Conversation.started_at, period.by).label("bucket")
+    figures.conversation_series = [(str(b), int(n)) for b, n in db.execute(
+        select(bucket, func.count()).join(User, Conversation.user_id == User.id)
+        .where(Conversation.started_at >= period.start, Conversation.started_at < period.end,
+               User.channel.not_in(LEFT_OUT_CHANNELS))
+        .group_by(bucket).order_by(bucket))]
+
+
+def _understanding(db: Any, engine: Engine, period: Period, figures: Figures, threshold: float) -> None:
+    """Typed questions per bucket, answered vs not understood, and the status lookups among them."""
+    missed = not_understood(threshold)
+    bucket = _bucket(engine, Message.created_at, period.by).label("bucket")
+    rows = db.execute(
+        select(bucket, func.count(), func.sum(case((missed, 1), else_=0)),
+               func.sum(case(((Message.intent == "check_status") & ~missed, 1), else_=0)))
+        .where(*_questions(period)).group_by(bucket).order_by(bucket)).all()
+    figures.understanding_series = [(str(b), int(t) - int(n or 0), int(n or 0)) for b, t, n, _ in rows]
+    figures.status_lookups = sum(int(s or 0) for *_, s in rows)
+
+
+def _procedures(db: Any, period: Period, figures: Figures) -> None:
+    """The procedures most conversations were about."""
+    asked = func.count(distinct(Message.conversation_id)).label("asked")
+    figures.top_procedures = [(str(c), int(n)) for c, n in db.execute(
+        select(Message.procedure_code, asked)
+        .where(*_questions(period), Message.procedure_code.is_not(None))
+        .group_by(Message.procedure_code).order_by(asked.desc(), Message.procedure_code).limit(TOP_PROCEDURES))]
+
+
+def _unanswered(db: Any, period: Period, figures: Figures, threshold: float, limit: int) -> None:
+    """What was not understood, the same words grouped, most frequent first (personal numbers masked)."""
+    words = func.lower(func.trim(Message.text)).label("words")
+    times = func.count().label("times")
+    figures.unanswered = [(mask(str(w)), int(n)) for w, n in db.execute(
+        select(words, times).where(*_questions(period), not_understood(threshold))
+        .group_by(words).order_by(times.desc(), words).limit(limit))]
+
+
+def _handover(db: Any, engine: Engine, period: Period, figures: Figures, in_range: Any) -> None:
+    """Tickets, how many staff answered, the wait to the first answer."""
+    wait = _seconds(engine, Ticket.first_answer_at, Ticket.created_at)
+    row = db.execute(select(
+        func.count(), func.sum(case((Ticket.first_answer_at.is_not(None), 1), else_=0)),
+        func.avg(case((Ticket.first_answer_at.is_not(None), wait))),
+        func.sum(case((wait <= 3600, 1), else_=0)), func.sum(case((wait <= 8 * 3600, 1), else_=0)),
+        func.sum(case((Ticket.callback_phone.is_not(None), 1), else_=0)),
+    ).where(*in_range)).one()
+    figures.handover = {
+        "tickets": int(row[0] or 0), "answered": int(row[1] or 0),
+        "average_wait_minutes": round(float(row[2]) / 60, 1) if row[2] is not None else None,
+        "within_hour": int(row[3] or 0), "within_8_hours": int(row[4] or 0), "callbacks": int(row[5] or 0),
+    }
+    bucket = _bucket(engine, Ticket.created_at, period.by).label("bucket")
+    figures.handover_series = [(str(b), int(t), int(a or 0)) for b, t, a in db.execute(
+        select(bucket, func.count(), func.sum(case((Ticket.first_answer_at.is_not(None), 1), else_=0)))
+        .where(*in_range).group_by(bucket).order_by(bucket))]
+
+
+def _notices(db: Any, period: Period, figures: Figures, threshold: float) -> None:
+    """Messages the outbox delivered in the period, by kind (dossier notices, staff answers)."""
+    figures.notices = {str(k): int(n) for k, n in db.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(OutboxMessage.created_at >= period.start, OutboxMessage.created_at < period.end,
+               OutboxMessage.status == "delivered")
+        .group_by(OutboxMessage.kind))}

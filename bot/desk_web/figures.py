@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from bot.desk_figures import ONLINE_TARGET, Figures, Period, compute
+from bot.desk_figures import ONLINE_TARGET, PARTS, Figures, Period, compute
 from bot.desk_web.keys import assistant, settings
 from bot.desk_web.render import page
 from bot.desk_web.security import allow
@@ -26,6 +26,13 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 731
 TABLES = ("series", "procedures", "unanswered", "summary")
 CHART_W, CHART_H, CHART_PAD = 640, 180, 28
+# What each CSV needs computed (the summary needs everything but the two long lists).
+CSV_PARTS = {
+    "series": ("ratings", "submissions", "conversations", "understanding", "handover"),
+    "procedures": ("procedures",),
+    "unanswered": ("unanswered",),
+    "summary": ("ratings", "submissions", "conversations", "understanding", "handover", "notices"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +171,8 @@ async def figures_csv(request: web.Request) -> web.Response:
     period = period_of(request.query, _today())
     bot = assistant(request)
     limit = 5000 if name == "unanswered" else 50
-    f = await asyncio.to_thread(compute, bot.store.engine, period, settings(request).nlu_confidence, limit)
+    f = await asyncio.to_thread(compute, bot.store.engine, period, settings(request).nlu_confidence, limit,
+                                CSV_PARTS.get(name, PARTS))
     columns, rows = table(name, f, bot.knowledge)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
