@@ -43,3 +43,7 @@ async def sign_in(client, username: str, password: str = PASSWORD) -> str:
     assert response.status == 303, await response.text()
     page = await client.get("/desk/sign-in")  # the session's new token (signing in starts a new session)
     return csrf_of(await page.text())
+
+
+# The browser fixtures of the web chat's tests (headless Chromium, screenshots under var/artifacts/screenshots).
+from tests.web.conftest import browser, screenshot  # noqa: E402,F401
