@@ -25,6 +25,7 @@ METHODS = ("online", "postal", "in_person")
 LOOKUP_CHANNEL = "desk"  # the volunteer's lookups run as turns of this channel (left out of the figures)
 MAX_QUERY = 300
 HITS = 8
+SPECIAL_CASE = ("trường hợp", "đối với trường hợp", "nếu")
 _CODE = re.compile(r"^[0-9A-Za-z.\-]{1,20}$")
 
 
@@ -80,16 +81,20 @@ async def checklist(request: web.Request) -> web.Response:
     """One printable page: documents, the fee in force, where, steps, and a QR code to the chat."""
     procedure = _procedure(request, request.match_info["code"])
     responses = assistant(request).engine.responses
-    documents = [
-        (d.name.lstrip("-• ").strip(), ", ".join(responses.text(f"quantity_{q.kind}", count=q.count) for q in d.quantity))
-        for d in procedure.documents if not d.is_note
-    ]
+    documents, special = [], []
+    for d in procedure.documents:
+        if d.is_note:
+            continue
+        name = d.name.lstrip("-• ").strip()
+        quantity = ", ".join(responses.text(f"quantity_{q.kind}", count=q.count) for q in d.quantity)
+        # "Trường hợp ..." rows apply to some people only: listed apart, so the common case reads first.
+        (special if name.lower().startswith(SPECIAL_CASE) else documents).append((name, quantity))
     fees = [ChecklistFee(responses.text(f"channel_{c.kind}"), _fee_line(responses, c.fee)) for c in procedure.channels]
     url = chat_url(request, procedure.code)
     qr = segno.make(url, error="m")
     svg = qr.svg_inline(scale=4, dark="#000", omitsize=False, title="QR")
     audit_action(request, "print_checklist", procedure.code)
-    return await page(request, "checklist.html", nav="lookup", p=procedure, documents=documents, fees=fees,
+    return await page(request, "checklist.html", nav="lookup", p=procedure, documents=documents, special=special, fees=fees,
                       url=url, qr=Markup(svg), body_class="print-page")
 
 

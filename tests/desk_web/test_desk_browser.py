@@ -3,6 +3,7 @@ fake Telegram and Zalo servers: a person takes over three conversations and answ
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 
@@ -79,6 +80,7 @@ def test_staff_answer_people_on_telegram_zalo_and_the_web_chat_and_hand_them_bac
         box.send_keys(answers[reference])
         press(browser, "Gửi")
         assert "Đã gửi tin nhắn" in browser.find_element(By.CSS_SELECTOR, ".note").text
+    browser.execute_script("window.scrollTo(0, 0)")
     screenshot("ticket")
 
     # Each answer reaches the person on their own channel.
@@ -143,6 +145,7 @@ def test_a_volunteer_prints_a_checklist_whose_qr_code_opens_the_chat_on_that_pro
     expected = re.search(r' d="([^"]+)"', segno.make(url, error="m").svg_inline(scale=4)).group(1)
     assert drawn == expected
 
+    browser.set_window_size(794, 1123)  # an A4 page at 96 dpi, for the screenshot
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     try:
         assert not browser.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
@@ -150,6 +153,8 @@ def test_a_volunteer_prints_a_checklist_whose_qr_code_opens_the_chat_on_that_pro
         screenshot("printed-checklist")
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    pdf = base64.b64decode(browser.execute_cdp_cmd("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})["data"])
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1, "the checklist prints on one A4 page"
 
     browser.get(url)  # what the phone opens after scanning
     page = ChatPage(browser, url)
