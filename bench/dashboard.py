@@ -56,14 +56,15 @@ def seed(url: str, messages: int, ratings: int) -> float:
             {"id": i + 1, "user_id": i + 1, "started_at": now - timedelta(days=rng.randint(0, 364)), "updated_at": now,
              "flow_state": {}} for i in range(users)])
         # Messages are stored as they happen, so the table is in time order (as a real one is).
-        stamps = sorted((now - timedelta(minutes=rng.randint(0, 525_600)) for _ in range(messages)))
+        stamps = sorted(now - timedelta(minutes=rng.randint(0, 525_600)) for _ in range(messages))
         batch = []
         for i in range(messages):
             inbound = i % 2 == 0
             confidence = rng.random()
             batch.append({
                 "conversation_id": rng.randint(1, users), "direction": "in" if inbound else "out",
-                "text": rng.choice(QUESTIONS) if inbound else "Trả lời của trợ lý", "intent": "ask_documents" if inbound else None,
+                "text": rng.choice(QUESTIONS) if inbound else "Trả lời của trợ lý",
+                "intent": "ask_documents" if inbound else None,
                 "confidence": confidence if inbound else None, "created_at": stamps[i],
                 "procedure_code": rng.choice(PROCEDURES) if inbound and confidence > 0.5 else None,
             })
@@ -81,7 +82,8 @@ def seed(url: str, messages: int, ratings: int) -> float:
             {"user_id": rng.randint(1, users), "reason": "request_human", "summary": "", "status": "closed",
              "created_at": c, "first_answer_at": c + timedelta(minutes=rng.randint(1, 600))} for c in created])
         db.execute(insert(AssistedSubmission), [
-            {"procedure_code": rng.choice(PROCEDURES), "dossier_code": "", "method": rng.choice(["online", "in_person", "postal"]),
+            {"procedure_code": rng.choice(PROCEDURES), "dossier_code": "",
+             "method": rng.choice(["online", "in_person", "postal"]),
              "created_at": now - timedelta(minutes=rng.randint(0, 525_600))} for _ in range(ratings // 2)])
     store.engine.dispose()
     return time.monotonic() - started

@@ -16,7 +16,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.desk_hours import Schedule
+from bot.desk_hours import VIETNAM, Schedule
 from bot.privacy import mask
 from bot.storage import Conversation, Feedback, Message, Store, Ticket, User
 from bot.storage.models import utcnow
@@ -91,9 +91,13 @@ class StoredDesk:
         self.clock = clock
         self.schedule = schedule or Schedule(((),) * 7)
 
-    def next_answer_at(self, now: datetime) -> datetime | None:
+    def next_answer_at(self) -> datetime | None:
         """When someone at the desk next answers (Vietnam time); None when someone is answering now."""
-        return self.schedule.next_opening(now)
+        return self.schedule.next_opening(self.clock())
+
+    def local_now(self) -> datetime:
+        """Now, in Vietnam time (what people at the desk and citizens read)."""
+        return self.clock() + VIETNAM
 
     def set_callback(self, user_key: str, ticket_reference: str, phone: str) -> bool:
         """Keeps the number a person gave (with consent) to be called back on their open ticket."""

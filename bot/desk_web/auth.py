@@ -78,3 +78,17 @@ async def accept_invite(request: web.Request) -> web.Response:
                           error="invalid" if str(e) == "invite" else "short")
     await note(request, "password_set")
     raise redirect("/desk/sign-in")
+
+
+@routes.get("/audit")
+@allow("admin")
+async def audit_log(request: web.Request) -> web.Response:
+    """The latest sign-ins and actions, newest first (details are masked when written)."""
+    from sqlalchemy import select
+
+    from bot.storage.models import DeskAudit
+
+    with accounts(request).store.session() as session:
+        rows = session.execute(select(DeskAudit).order_by(DeskAudit.id.desc()).limit(300)).scalars().all()
+        lines = [(r.at, r.username, r.action, r.detail) for r in rows]
+    return await page(request, "audit.html", nav="audit", lines=lines)
