@@ -16,7 +16,7 @@ from typing import Callable
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.desk import TICKET_PREFIX, reference
+from bot.desk import TICKET_PREFIX, parse_reference, reference
 from bot.outbox import enqueue
 from bot.privacy import mask
 from bot.storage import Store
@@ -244,6 +244,18 @@ class Handover:
                     self.store.add_message(session, conversation, "out", reply.text, None, None, now)
                 self._send(session, user, ticket, replies, "closed")
             audit(session, me, "close_ticket", reference(TICKET_PREFIX, ticket.id), now=now)
+        self._wake()
+
+    def send_to_ticket(self, ticket_reference: str, me: DeskUser, replies: list[Reply], what: str) -> None:
+        """Sends a message (a procedure's checklist) to the person who holds this ticket, on their channel."""
+        parsed = parse_reference(ticket_reference)
+        if parsed is None or parsed[0] != TICKET_PREFIX:
+            raise HandoverError("missing")
+        now = self.clock()
+        with self.store.session() as session, session.begin():
+            ticket, user = self._ticket(session, parsed[1])
+            self._send(session, user, ticket, replies, f"{what}:{now.isoformat()}")
+            audit(session, me, "send_checklist", f"{what} -> {reference(TICKET_PREFIX, ticket.id)}", now=now)
         self._wake()
 
     # -- helpers -----------------------------------------------------------------------

@@ -12,12 +12,14 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
-from bot.desk_web.keys import assistant, audit_action, settings
+from bot.desk_web.keys import assistant, audit_action, handover, settings
 from bot.desk_web.render import note, page, redirect
 from bot.desk_web.security import allow, me
+from bot.handover import HandoverError
 from bot.privacy import mask
 from bot.storage.models import AssistedSubmission
 from bot.users import ROLES
+from flows.replies import ChecklistItem, Reply
 from nlu.dossier_code import find_dossier_codes
 
 routes = web.RouteTableDef()
@@ -96,6 +98,24 @@ async def checklist(request: web.Request) -> web.Response:
     audit_action(request, "print_checklist", procedure.code)
     return await page(request, "checklist.html", nav="lookup", p=procedure, documents=documents, special=special, fees=fees,
                       url=url, qr=Markup(svg), body_class="print-page")
+
+
+@routes.post("/checklist/{code}/send")
+@allow(*ROLES)
+async def send_checklist(request: web.Request) -> web.Response:
+    """Sends the checklist into a citizen's chat, found by the ticket number they read out."""
+    procedure = _procedure(request, request.match_info["code"])
+    ticket = str((await request.post()).get("ticket", "")).strip()[:20]
+    responses = assistant(request).engine.responses
+    items = tuple(ChecklistItem(d.name.lstrip("-• ").strip()[:200]) for d in procedure.documents if not d.is_note)
+    text = responses.text("desk_checklist_for_you", procedure_name=procedure.name, catalog_date=procedure.catalog_date)
+    try:
+        handover(request).send_to_ticket(ticket, me(request), [Reply(text=text, checklist=items[:15])], procedure.code)
+    except HandoverError:
+        await note(request, "error_no_ticket")
+    else:
+        await note(request, "checklist_sent")
+    raise redirect(f"/desk/checklist/{procedure.code}")
 
 
 @routes.get("/submissions")

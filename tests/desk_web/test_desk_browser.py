@@ -176,3 +176,8 @@ def test_staff_see_the_figures_and_the_online_share_moves_when_a_submission_is_l
     assert after != before and after.endswith("%")
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
     screenshot("dashboard")
+    browser.set_window_size(412, 915)  # a phone: no sideways scrolling on the figures or the inbox
+    for page in ("desk/figures", "desk/inbox?view=closed"):
+        browser.get(rig.url + page)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 412, page
+    screenshot("inbox-phone")

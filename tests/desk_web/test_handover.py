@@ -103,3 +103,17 @@ async def test_a_colleague_cannot_answer_a_ticket_someone_else_took(client, assi
     response = await client.post(f"/desk/tickets/{ticket_id}/answer", data={"csrf": other, "text": "xin chào"})
     assert "Bạn cần nhận phiếu trước" in await response.text()
     assert await updates(client, visitor, wait=0.5) == []
+
+
+async def test_a_volunteer_sends_a_checklist_into_the_citizens_chat_by_ticket_number(client, assistant, make_account):
+    visitor = f"w-handover-{next(_visitors)}"
+    said = "\n".join(await chat(client, visitor, "tôi muốn gặp cán bộ"))
+    reference = said.split("Số phiếu của bạn: ")[1].split()[0]
+    token = await sign_in(client, make_account("volunteer"))
+    response = await client.post("/desk/checklist/1.001193/send", data={"csrf": token, "ticket": reference})
+    assert "Đã gửi danh sách giấy tờ" in await response.text()
+    [sent] = await updates(client, visitor)
+    assert "Thủ tục đăng ký khai sinh" in sent["text"]
+    assert any("Giấy chứng sinh" in item["text"] for item in sent["checklist"])
+    response = await client.post("/desk/checklist/1.001193/send", data={"csrf": token, "ticket": "YC-99999"})
+    assert "Không tìm thấy số phiếu" in await response.text()
