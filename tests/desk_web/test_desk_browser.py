@@ -11,6 +11,8 @@ import pytest
 import segno
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.desk_web.conftest import PASSWORD
 from tests.desk_web.rig import DeskRig, wait_for
@@ -34,11 +36,21 @@ def desk_sign_in(browser, rig: DeskRig, username: str) -> None:
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys(PASSWORD, Keys.ENTER)
     wait_for(lambda: "/desk/sign-in" not in browser.current_url, what="signing in")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def follow(browser, act) -> None:
+    """Does `act` (a click, an Enter) and waits until the next page has loaded."""
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    act()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def press(browser, label: str) -> None:
+    """Presses the form button and waits for the page the form leads to (a click returns before it loads)."""
     [button] = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == label]
-    button.click()
+    follow(browser, button.click)
 
 
 def ticket_reference(text: str) -> str:
@@ -72,7 +84,7 @@ def test_staff_answer_people_on_telegram_zalo_and_the_web_chat_and_hand_them_bac
     answers = {}
     for reference in (telegram_ticket, zalo_ticket, web_ticket):
         browser.get(rig.url + "desk/inbox")
-        browser.find_element(By.LINK_TEXT, reference).click()
+        follow(browser, browser.find_element(By.LINK_TEXT, reference).click)
         press(browser, "Nhận cuộc trò chuyện")
         answers[reference] = f"Chào bạn, tôi là Minh ở bộ phận một cửa, tôi xem phiếu {reference} ngay."
         box = browser.find_element(By.ID, "text")
@@ -101,7 +113,7 @@ def test_staff_answer_people_on_telegram_zalo_and_the_web_chat_and_hand_them_bac
     browser.get(rig.url + "desk/inbox?view=waiting")
     waiting = browser.find_element(By.TAG_NAME, "main").text
     assert {telegram_ticket, zalo_ticket, web_ticket} <= set(re.findall(r"YC-\d{5}", waiting))
-    browser.find_element(By.LINK_TEXT, web_ticket).click()
+    follow(browser, browser.find_element(By.LINK_TEXT, web_ticket).click)
     assert "còn hộ chiếu thì sao ạ" in browser.find_element(By.CSS_SELECTOR, "ol.conversation").text
     assert len(rig.telegram_texts(chat_id)) == telegram_before and len(rig.zalo_texts(zalo_user)) == zalo_before
     browser.switch_to.window(citizen_tab)
@@ -112,7 +124,7 @@ def test_staff_answer_people_on_telegram_zalo_and_the_web_chat_and_hand_them_bac
     rating_question = assistant.engine.responses.text("rating_ask")
     for reference in (telegram_ticket, zalo_ticket, web_ticket):
         browser.get(rig.url + "desk/inbox?view=mine")
-        browser.find_element(By.LINK_TEXT, reference).click()
+        follow(browser, browser.find_element(By.LINK_TEXT, reference).click)
         press(browser, "Đóng phiếu, trả lại cho trợ lý")
     wait_for(lambda: rating_question in rig.telegram_texts(chat_id), what="the rating question on Telegram")
     wait_for(lambda: any(rating_question in t for t in rig.zalo_texts(zalo_user)), what="the rating question on Zalo")
@@ -129,11 +141,12 @@ def test_a_volunteer_prints_a_checklist_whose_qr_code_opens_the_chat_on_that_pro
     desk_sign_in(browser, rig, make_account("volunteer", "Lê Thu Hà"))
     assert browser.current_url.endswith("/desk/lookup")
     search = browser.find_element(By.ID, "q")
-    search.send_keys("đăng ký khai sinh", Keys.ENTER)
+    search.send_keys("đăng ký khai sinh")
+    follow(browser, lambda: search.send_keys(Keys.ENTER))
     hits = browser.find_element(By.CSS_SELECTOR, "table.list").text
     assert BIRTH in hits
     assert "Giấy chứng sinh" in browser.find_element(By.CSS_SELECTOR, "ol.conversation").text  # the chat's own answer
-    browser.find_element(By.CSS_SELECTOR, f"a[href='/desk/checklist/{BIRTH}']").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, f"a[href='/desk/checklist/{BIRTH}']").click)
 
     sheet = browser.find_element(By.CSS_SELECTOR, "article.sheet").text
     assert "Giấy tờ cần chuẩn bị" in sheet and "Lệ phí" in sheet and "Nộp ở đâu" in sheet
