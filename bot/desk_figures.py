@@ -5,9 +5,10 @@ tickets and waits, status lookups and notices sent."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Integer, case, cast, distinct, func, literal_column, select
 from sqlalchemy.engine import Engine
@@ -33,6 +34,7 @@ LEFT_OUT_CHANNELS = ("desk",)
 UNANSWERED_SHOWN = 50
 UNANSWERED_EXPORT = 5000
 TOP_PROCEDURES = 15
+PARALLEL_QUERIES = 3  # connections one page load may use at once
 
 
 @dataclass(frozen=True)
@@ -127,23 +129,40 @@ def compute(engine: Engine, period: Period, threshold: float, unanswered_limit: 
         AssistedSubmission: (AssistedSubmission.created_at >= period.start, AssistedSubmission.created_at < period.end),
         Ticket: (Ticket.created_at >= period.start, Ticket.created_at < period.end),
     }
-    with engine.connect() as db:
+    # The three passes over messages are the slow ones: each runs on its own connection, in parallel
+    # (SQLite in WAL mode and PostgreSQL both serve concurrent readers); the small tables follow.
+    jobs: list[Callable[[Any], None]] = []
+    if "understanding" in parts:
+        jobs.append(lambda db: _understanding(db, engine, period, figures, threshold))
+    if "procedures" in parts:
+        jobs.append(lambda db: _procedures(db, period, figures))
+    if "unanswered" in parts:
+        jobs.append(lambda db: _unanswered(db, period, figures, threshold, unanswered_limit))
+
+    def small(db: Any) -> None:
         if "ratings" in parts:
             _ratings(db, engine, period, figures, in_range[Feedback])
         if "submissions" in parts:
             _submissions(db, engine, period, figures, in_range[AssistedSubmission])
         if "conversations" in parts:
             _conversations(db, engine, period, figures)
-        if "understanding" in parts:
-            _understanding(db, engine, period, figures, threshold)
-        if "procedures" in parts:
-            _procedures(db, period, figures)
-        if "unanswered" in parts:
-            _unanswered(db, period, figures, threshold, unanswered_limit)
         if "handover" in parts:
             _handover(db, engine, period, figures, in_range[Ticket])
         if "notices" in parts:
             _notices(db, period, figures, threshold)
+
+    jobs.append(small)
+
+    def run(job: Callable[[Any], None]) -> None:
+        with engine.connect() as db:
+            job(db)
+
+    if len(jobs) == 1:
+        run(jobs[0])
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(jobs), PARALLEL_QUERIES)) as pool:
+            for done in [pool.submit(run, job) for job in jobs]:
+                done.result()
     return figures
 
 
