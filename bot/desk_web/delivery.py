@@ -28,7 +28,7 @@ class TelegramSender:
     def __init__(self, channel: Any):
         self.channel = channel
 
-    async def send(self, user_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, user_id: str, replies: list[Reply], **_: Any) -> Delivery:
         if await self.channel.send_replies(int(user_id), replies):
             return Delivery(SENT, via="telegram")
         return Delivery(RETRY, via="telegram", error="not sent (see the channel's log)")
@@ -38,7 +38,7 @@ class ZaloSender:
     def __init__(self, channel: Any):
         self.channel = channel
 
-    async def send(self, user_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, user_id: str, replies: list[Reply], **_: Any) -> Delivery:
         from bot.channels.zalo import UndeliverableError, ZaloError, render
 
         more = self.channel.assistant.engine.responses.text("zalo_more_choices")
@@ -54,7 +54,7 @@ class ZaloSender:
 class WebSender:
     """The web page asks for its messages; holding them is how they wait for it."""
 
-    async def send(self, user_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, user_id: str, replies: list[Reply], **_: Any) -> Delivery:
         return Delivery(HELD, via="web")
 
 

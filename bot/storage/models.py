@@ -227,6 +227,7 @@ class OutboxMessage(Base):
     transaction as the change that caused it, claimed by one worker, sent once (bot/outbox.py)."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_channel_user_id", "channel", "user_id"),)
 
     id = Column(Integer, primary_key=True)
     channel = Column(String(20), nullable=False)
@@ -247,6 +248,7 @@ class OutboxMessage(Base):
     last_error_code = Column(String(40))  # the platform's raw code (-230, 403, ...)
     last_error = Column(Text)
     shown_at = Column(DateTime)  # held/undeliverable ones shown at the person's next visit
+    template = Column(JSON)  # the same message as named values, for template channels (Zalo ZNS)
 
 
 class OutboxAttempt(Base):

@@ -88,10 +88,12 @@ def upgrade() -> None:
         sa.Column("last_error_code", sa.String(40)),
         sa.Column("last_error", sa.Text),
         sa.Column("shown_at", sa.DateTime),
+        sa.Column("template", sa.JSON),
     )
     op.create_index("ix_outbox_status", "outbox", ["status"])
     op.create_index("ix_outbox_next_attempt_at", "outbox", ["next_attempt_at"])
     op.create_index("ix_outbox_provider_message_id", "outbox", ["provider_message_id"])
+    op.create_index("ix_outbox_channel_user_id", "outbox", ["channel", "user_id"])
     op.create_table(
         "outbox_attempts",
         sa.Column("id", sa.Integer, primary_key=True),
