@@ -1,5 +1,6 @@
 """python -m bot [serve] | chat [--json] [--user ID] | dossiers import FILE | desk [--limit N] [--json] [--close YC-...]
-| privacy purge [--days N] | privacy export --channel C --user U [--out FILE] | privacy newkey | privacy rekey"""
+| privacy purge [--days N] | privacy export --channel C --user U [--out FILE] | privacy newkey | privacy rekey
+| users add|invite|disable|list"""
 
 from __future__ import annotations
 
@@ -156,6 +157,34 @@ def _privacy(settings: Settings, args: argparse.Namespace) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     print(f"Đã ghi dữ liệu của {args.channel}:{args.user} vào {args.out} (written).")
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import timedelta
+
+    from bot.storage import Store
+    from bot.users import AccountError, Accounts
+
+    accounts = Accounts(Store.open(settings.database_url_resolved), settings.desk_lockout_attempts,
+                        timedelta(minutes=settings.desk_lockout_minutes))
+    try:
+        if args.users_command == "add":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+            user = accounts.add(args.username, args.role, password, args.name)
+            print(f"Đã tạo tài khoản {user.username} ({user.role}).")
+        elif args.users_command == "invite":
+            token = accounts.invite(args.username, args.role, args.name)
+            base = settings.desk_public_url or f"http://{settings.host}:{settings.port}"
+            print(f"Đã mời {args.username} ({args.role}). Gửi đường dẫn này cho họ (dùng một lần, trong 3 ngày):")
+            print(f"{base}/desk/invite/{token}")
+        elif args.users_command == "disable":
+            accounts.disable(args.username)
+            print(f"Đã khoá tài khoản {args.username}.")
+        else:
+            for user, active in accounts.overview():
+                print(f"{user.username}\t{user.role}\t{'hoạt động' if active else 'đã khoá'}\t{user.name}")
+    except AccountError as e:
+        print(f"Không làm được (not done): {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -184,6 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", help="write to this file (0600) instead of standard output")
     privacy_sub.add_parser("newkey", help="print a fresh DATA_KEY")
     privacy_sub.add_parser("rekey", help="re-encrypt stored data with the first key of DATA_KEY (key rotation)")
+    users = sub.add_parser("users", help="desk accounts (admin, staff, volunteer) for /desk")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    for name, what in (("add", "create an account with a password (asked for, or --password-stdin)"),
+                       ("invite", "create an account and print a one-time link to set its password")):
+        command = users_sub.add_parser(name, help=what)
+        command.add_argument("username")
+        command.add_argument("--role", required=True, choices=("admin", "staff", "volunteer"))
+        command.add_argument("--name", default="", help="the name shown to colleagues and citizens")
+        if name == "add":
+            command.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_sub.add_parser("disable", help="lock an account out (it is kept for the audit log)").add_argument("username")
+    users_sub.add_parser("list", help="the accounts and their roles")
     args = parser.parse_args(argv)
     if args.command == "privacy" and args.privacy_command == "purge" and args.days is not None and args.days <= 0:
         parser.error("--days must be a whole number above 0")
@@ -202,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "dossiers":
         return _dossiers(settings, args.file)
+    if args.command == "users":
+        return _users(settings, args)
     if args.command == "desk":
         return _desk(settings, args.limit, args.json, args.close)
     if args.command == "privacy":

@@ -55,6 +55,7 @@ class Assistant:
         self.contact = contact or {}
         self.clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.handover: Any = None  # bot.handover.Handover, set by the runtime
 
     async def understand(self, text: str) -> ParseResult:
         """A button payload as it says, typed text through the NLU model."""
@@ -71,6 +72,10 @@ class Assistant:
             with self.store.session() as session, session.begin():
                 conversation = self.store.conversation_for(session, channel, user_id, now)
                 conversation_id, state = conversation.id, dict(conversation.flow_state or {})
+            # While a person at the desk has the conversation, the assistant stays quiet (bot/handover.py).
+            held = self.handover.hold(channel, user_id, text, now) if self.handover is not None else None
+            if held is not None:
+                return Turn(replies=self.engine.responses.render(held) if held else [])
             # Typing (or a channel echoing) the title of a button just offered is pressing it.
             payload = (state.get(OFFERED) or {}).get(fold_words(text))
             parse = await self.understand(payload or text)
@@ -89,7 +94,10 @@ class Assistant:
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
                 conversation.flow_state = {**result.state, OFFERED: offered}
                 conversation.updated_at = now
-                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
+                # The procedure the conversation is about after this message: the desk's "top procedures asked".
+                asked = (result.state.get("slots") or {}).get("procedure_code")
+                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now,
+                                       procedure_code=asked if isinstance(asked, str) else None)
                 for reply in result.replies:
                     self.store.add_message(session, conversation, "out", reply.text, now=now)
         log.info(

@@ -16,6 +16,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.desk_hours import VIETNAM, Schedule
 from bot.privacy import mask
 from bot.storage import Conversation, Feedback, Message, Store, Ticket, User
 from bot.storage.models import utcnow
@@ -86,9 +87,35 @@ class FeedbackView:
 class StoredDesk:
     """Tickets and feedback in the database, one open ticket per user at a time."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow, schedule: Schedule | None = None):
         self.store = store
         self.clock = clock
+        self.schedule = schedule or Schedule(((),) * 7)
+
+    def next_answer_at(self) -> datetime | None:
+        """When someone at the desk next answers (Vietnam time); None when someone is answering now."""
+        return self.schedule.next_opening(self.clock())
+
+    def local_now(self) -> datetime:
+        """Now, in Vietnam time (what people at the desk and citizens read)."""
+        return self.clock() + VIETNAM
+
+    def set_callback(self, user_key: str, ticket_reference: str, phone: str) -> bool:
+        """Keeps the number a person gave (with consent) to be called back on their open ticket."""
+        parsed = parse_reference(ticket_reference)
+        if parsed is None:
+            return False
+        channel, external_id = split_user_key(user_key)
+        with self.store.session() as session, session.begin():
+            ticket = session.get(Ticket, parsed[1])
+            if ticket is None or ticket.status == "closed":
+                return False
+            user = session.get(User, ticket.user_id)
+            if user is None or (user.channel, user.external_id) != (channel, external_id):
+                return False  # one person never touches another's ticket
+            ticket.callback_phone = phone[:200]
+            log.info("ticket %s: call back number kept for %s", ticket_reference, user_key)
+            return True
 
     # -- what flows call (flows.services.Desk) -----------------------------------
 

@@ -10,7 +10,9 @@ import warnings
 from bot.assistant import Assistant, Understanding
 from bot.commands import TypedCommands
 from bot.desk import StoredDesk
+from bot.desk_hours import parse_schedule
 from bot.dossiers import LocalDossierProvider, sync_demo_dossiers
+from bot.handover import Handover
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.crypto import keyring_from_settings
@@ -62,7 +64,10 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
                     f"{' '.join(str(e).split())[:200]}). Delete it and train again: python -m nlu train"
                 ) from e
     log.info("assistant ready in %.1f s", time.monotonic() - started)
-    return Assistant(
-        nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),
+    assistant = Assistant(
+        nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge,
+        desk=StoredDesk(store, schedule=parse_schedule(settings.desk_schedule)),
         dossiers=LocalDossierProvider(store), contact=settings.contact(),
     )
+    assistant.handover = Handover(store, engine.responses)
+    return assistant

@@ -74,6 +74,13 @@ def _flag(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _schedule(raw: str) -> str:
+    from bot.desk_hours import parse_schedule  # checked here so a typo fails at start-up, not at 17:01
+
+    parse_schedule(raw)
+    return raw
+
+
 @dataclass(frozen=True)
 class ApiKey:
     """A front end of the JSON API: its name (which namespaces its users), its key, whether it may read slots."""
@@ -155,6 +162,18 @@ SETTINGS: tuple[Setting, ...] = (
             "True when the site is served over HTTPS (behind a proxy): the web chat's session cookie is marked Secure."),
     Setting("SESSION_SECRET", "", _text,
             "Key that signs the web chat's session cookies; empty: one is made and kept in the database."),
+    Setting("DESK_SCHEDULE", "", _schedule,
+            "When staff answer in the desk's inbox, e.g. 'mon-fri 07:30-11:30,13:30-17:00' (Vietnam time); "
+            "empty: always. Outside it the assistant says when someone will answer and offers a call back."),
+    Setting("DESK_SESSION_KEY", "", _text,
+            "Key of the desk's encrypted session cookie (Fernet, 44 characters); empty: one is generated "
+            "into var/desk_session.key (mode 0600)."),
+    Setting("DESK_COOKIE_SECURE", "false", _flag, "Send the desk's cookie over HTTPS only (true behind HTTPS)."),
+    Setting("DESK_LOCKOUT_ATTEMPTS", "5", _positive, "Failed sign-ins in a row before a desk account is locked."),
+    Setting("DESK_LOCKOUT_MINUTES", "15", _positive, "How long a locked desk account stays locked."),
+    Setting("DESK_PUBLIC_URL", "", _optional_http_url,
+            "Address of the web chat that printed QR codes open (e.g. https://hoidap.example.gov.vn); "
+            "empty: the address the desk page was opened at."),
 )
 
 
@@ -187,6 +206,12 @@ class Settings:
     api_keys: tuple[ApiKey, ...] = ()
     web_https: bool = False
     session_secret: str = ""
+    desk_schedule: str
+    desk_session_key: str
+    desk_cookie_secure: bool
+    desk_lockout_attempts: int
+    desk_lockout_minutes: int
+    desk_public_url: str
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
@@ -231,7 +256,7 @@ class Settings:
         return bool(self.zalo_app_id and self.zalo_oa_secret_key and (self.zalo_access_token or self.zalo_refresh_token))
 
     def contact(self) -> dict[str, str]:
-        return {"hotline": self.desk_hotline, "hours": self.desk_hours}
+        return {"hotline": self.desk_hotline, "hours": self.desk_hours, "schedule": self.desk_schedule}
 
 
 def read_env_file(path: Path) -> dict[str, str]:

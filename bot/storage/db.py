@@ -121,10 +121,11 @@ class Store:
     def add_message(
         session: Session, conversation: Conversation, direction: str, text: str,
         intent: str | None = None, confidence: float | None = None, now: datetime | None = None,
+        procedure_code: str | None = None,
     ) -> None:
         session.add(Message(
             conversation_id=conversation.id, direction=direction, text=text,
-            intent=intent, confidence=confidence, created_at=now or utcnow(),
+            intent=intent, confidence=confidence, created_at=now or utcnow(), procedure_code=procedure_code,
         ))
 
     def forget(self, channel: str, external_id: str) -> int:

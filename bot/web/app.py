@@ -21,6 +21,7 @@ POST /api/chat  {"user": "<id>", "text": "...", "slots": false}            (Auth
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.assistant import Assistant
+from bot.desk_web import attach as attach_desk
+from bot.desk_web.delivery import take_web_updates
 from bot.settings import Settings
 from bot.web.payload import MAX_BODY, PayloadError, bad_request, clean_text, message, read_json, user_id_problem
 from bot.web.session import COOKIE, ApiKeys, Caller, WebSessions, stored_secret
@@ -117,6 +120,15 @@ async def chat(request: web.Request) -> web.Response:
     return response
 
 
+async def chat_updates(request: web.Request) -> web.Response:
+    """What a person at the desk wrote to this browser's session since the page last asked, each once."""
+    user = request.app[SESSIONS].user_of(request.cookies.get(COOKIE))
+    if user is None:  # no session, nothing queued for it: never another visitor's messages
+        return web.json_response({"replies": []})
+    replies = await asyncio.to_thread(take_web_updates, request.app[ASSISTANT].store, user)
+    return web.json_response({"replies": [r.to_dict() for r in replies]}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
 async def new_session(request: web.Request) -> web.Response:
     """Starts a fresh conversation for this browser: a new session cookie ("Bắt đầu lại")."""
     response = _json({"status": "ok"})
@@ -157,5 +169,7 @@ def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Ap
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/session", new_session)
+    app.router.add_get("/api/chat/updates", chat_updates)
     app.router.add_static("/static/", STATIC)
+    attach_desk(app, assistant)
     return app

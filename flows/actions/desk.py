@@ -47,6 +47,7 @@ ANSWER_CONFIDENCE = 0.6
 # Slot values shown in a ticket summary are cut to this length.
 SUMMARY_VALUE_CHARS = 80
 # A run of 9 to 12 digits (ID number) or a phone number in a complaint: warn before it is sent.
+_MOBILE = re.compile(r"0[35789]\d{8}")
 _LONG_NUMBER = re.compile(r"(?<!\d)(?:\d[\s.-]?){8,11}\d(?!\d)")
 
 
@@ -141,8 +142,59 @@ def open_handover_ticket(ctx: ActionContext) -> str:
     if reason not in HANDOVER_REASONS:
         reason = "request_human"
     ticket = desk.open_ticket(ctx.services.user_key, reason, _summary(ctx, reason))
+    opening = desk.next_answer_at() if hasattr(desk, "next_answer_at") else None
+    if opening is not None:  # outside the desk's schedule: say when, and offer a call back
+        ctx.slots["handover_ticket"] = ticket
+        ctx.frame_vars["when"] = _when(ctx, opening, desk.local_now())
+        ctx.say("handover_after_hours", ticket=ticket, contact=_contact(ctx))
+        return "after_hours"
     ctx.say("handover_opened", ticket=ticket, contact=_contact(ctx))
     return "opened"
+
+
+def _when(ctx: ActionContext, opening: Any, now: Any) -> str:
+    """"07:30 sáng mai", said the way a person would (both times are Vietnam time)."""
+    days = (opening.date() - now.date()).days
+    time_text = opening.strftime("%H:%M")
+    if days == 0:
+        return ctx.text("desk_when_today", time=time_text)
+    if days == 1 and opening.hour < 12:
+        return ctx.text("desk_when_tomorrow", time=time_text)
+    return ctx.text("desk_when_later", time=time_text, date=opening.strftime("%d/%m"))
+
+
+@registry.register("validate_callback_consent")
+def validate_callback_consent(ctx: ActionContext) -> str:
+    """Có / Không cần, pressed or typed."""
+    answer = _typed_answer(ctx, "callback_consent")
+    if answer is None:
+        return "invalid"
+    ctx.slots["handover_callback"] = answer
+    return "valid"
+
+
+@registry.register("validate_callback_phone")
+def validate_callback_phone(ctx: ActionContext) -> str:
+    """A Vietnamese mobile number (0xxxxxxxxx or +84xxxxxxxxx), spaces and dots allowed."""
+    digits = re.sub(r"[\s.\-()]", "", ctx.parse.text)
+    if digits.startswith("+84") or (digits.startswith("84") and len(digits) == 11):
+        digits = "0" + digits[3 if digits.startswith("+") else 2:]
+    if ctx.parse.from_button or not _MOBILE.fullmatch(digits):
+        return "invalid"
+    ctx.slots["handover_phone"] = digits
+    return "valid"
+
+
+@registry.register("save_callback_phone")
+def save_callback_phone(ctx: ActionContext) -> str:
+    """Keeps the number on the ticket for staff, and says so (the number shown partly hidden)."""
+    desk = _desk(ctx)
+    phone, ticket = ctx.slots.get("handover_phone", ""), ctx.slots.get("handover_ticket", "")
+    if desk is None or not desk.set_callback(ctx.services.user_key, ticket, phone):
+        ctx.say("desk_unavailable")
+        return "not_saved"
+    ctx.say("handover_callback_saved", phone=f"{phone[:3]}****{phone[-3:]}", ticket=ticket)
+    return "saved"
 
 
 # -- rating ---------------------------------------------------------------------------

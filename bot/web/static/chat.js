@@ -206,5 +206,25 @@
     input.focus();
   });
 
-  send("/greet", null, true);
+  // The desk: what a person at the one-stop desk writes (or the rating asked when they finish) is
+  // collected from /api/chat/updates, and /?q=<procedure code> (a printed checklist's QR) opens on it.
+  var UPDATES_MS = 3000;
+  function collect() {
+    if (document.hidden) { return; }
+    fetch("/api/chat/updates", { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (body) {
+      if (!body || !Array.isArray(body.replies) || !body.replies.length) { return; }
+      body.replies.forEach(function (reply) { showReply(reply); });
+      main.scrollTop = main.scrollHeight;
+    }, function () { /* offline for a moment: the next tick asks again */ });
+  }
+  setInterval(collect, UPDATES_MS);
+
+  var asked = new URLSearchParams(window.location.search).get("q");
+  if (asked && /^[0-9A-Za-z.\-]{1,20}$/.test(asked)) {
+    send("/ask_documents" + JSON.stringify({ procedure: asked }), null, true);
+  } else {
+    send("/greet", null, true);
+  }
 })();
