@@ -157,6 +157,9 @@ def _privacy(settings: Settings, args: argparse.Namespace) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     print(f"Đã ghi dữ liệu của {args.channel}:{args.user} vào {args.out} (written).")
+    return 0
+
+
 def _users(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
     from datetime import timedelta

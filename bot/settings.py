@@ -203,15 +203,15 @@ class Settings:
     data_key: str = field(repr=False)  # never in a log line or a traceback
     data_key_file: str
     retention_days: int
-    api_keys: tuple[ApiKey, ...] = ()
-    web_https: bool = False
-    session_secret: str = ""
     desk_schedule: str
     desk_session_key: str
     desk_cookie_secure: bool
     desk_lockout_attempts: int
     desk_lockout_minutes: int
     desk_public_url: str
+    api_keys: tuple[ApiKey, ...] = ()
+    web_https: bool = False
+    session_secret: str = ""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:

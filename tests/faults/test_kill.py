@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from bot.storage.crypto import Keyring, new_key
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_zalo import FakeZalo
 from tests.faults import report
@@ -34,9 +35,14 @@ async def fakes():
     await zalo.close()
 
 
+# The servers' data key, so that the test can read the reply parts they store encrypted.
+DATA_KEY = new_key()
+
+
 def server_env(zalo: FakeZalo, telegram: FakeTelegram, db: Path) -> dict[str, str]:
     return {
-        "DATABASE_URL": f"sqlite:///{db}", **{k.upper(): v for k, v in zalo.settings_values().items()},
+        "DATABASE_URL": f"sqlite:///{db}", "DATA_KEY": DATA_KEY,
+        **{k.upper(): v for k, v in zalo.settings_values().items()},
         "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.base_url,
     }
 
@@ -59,7 +65,8 @@ def turns_per_user(db: Path, channel: str) -> dict[str, int]:
 def owed_parts(db: Path, channel: str) -> Counter:
     rows = query(db, "select recipient, message, status from outbox_parts where channel = ?", channel)
     assert {status for *_, status in rows} == {"sent"}
-    return Counter((recipient, json.loads(message)["text"]) for recipient, message, _ in rows)
+    keyring = Keyring.from_text(DATA_KEY)
+    return Counter((recipient, json.loads(keyring.decrypt(message))["text"]) for recipient, message, _ in rows)
 
 
 async def test_kill_9_mid_send_on_every_channel_then_a_restart_answers_each_message_once(
