@@ -71,6 +71,7 @@ class FeeToday:
     then_free: bool = False
     expired_on: Optional[date] = None  # the only stated amount ended on this day
     upcoming: tuple[DatedClause, ...] = ()
+    clauses: tuple[DatedClause, ...] = ()  # every dated clause of the note (in force or not)
     abroad: bool = False  # a USD amount: charged at missions abroad
     sentences: tuple[str, ...] = field(default_factory=tuple)  # note sentences still in force, whole
 
@@ -168,30 +169,31 @@ def fee_on(fee: Fee, day: date, channel: str = "") -> FeeToday:
     sentences = [s for s in note_sentences(fee.text) if s not in dated or any(c.text == s and c.holds_on(day) for c in clauses)]
     if fee.text.startswith("/") and len(fee.text) <= 30:
         sentences = []  # the note is only the unit ("/trang"): already with the amount
-    abroad = any(a.currency == "USD" for a in base)
-    upcoming = tuple(c for c in clauses if c.start is not None and c.start > day)
+    shared = {
+        "upcoming": tuple(c for c in clauses if c.start is not None and c.start > day),
+        "clauses": tuple(every),
+        "abroad": any(a.currency == "USD" for a in base),
+        "sentences": tuple(sentences),
+    }
     now_kind: Literal["free", "amount", "unknown"] = "amount" if base else ("free" if fee.kind == "free" else "unknown")
     for clause in clauses:
         if clause.kind == "validity" and clause.end is not None and clause.end < day and now_kind == "amount":
-            later = [c for c in clauses if c.holds_on(day)]
-            if not later:
-                return FeeToday("expired", base, expired_on=clause.end, upcoming=upcoming, abroad=abroad,
-                                sentences=tuple(s for s in sentences if s != clause.text))
+            if not any(c.holds_on(day) for c in clauses):
+                shared["sentences"] = tuple(s for s in sentences if s != clause.text)
+                return FeeToday("expired", base, expired_on=clause.end, **shared)  # type: ignore[arg-type]
     for clause in clauses:
         if not clause.holds_on(day) or clause.kind == "validity":
             continue
         if clause.kind == "free":
-            return FeeToday("free", until=clause.end, then=base, upcoming=upcoming, abroad=abroad, sentences=tuple(sentences))
+            return FeeToday("free", until=clause.end, then=base, **shared)  # type: ignore[arg-type]
         if clause.kind == "percent" and base:
             now = tuple(Amount(round(a.value * clause.percent / 100), a.currency, a.per) for a in base)
-            return FeeToday("amount", now, until=clause.end, then=base, then_free=False, upcoming=upcoming,
-                            abroad=abroad, sentences=tuple(sentences))
+            return FeeToday("amount", now, until=clause.end, then=base, **shared)  # type: ignore[arg-type]
         if clause.kind == "amount" and clause.amount is not None:
             per = base[0].per if base else ""
             return FeeToday("amount", (Amount(clause.amount.value, "VND", per),), until=clause.end, then=base,
-                            then_free=not base and fee.kind == "free", upcoming=upcoming, abroad=abroad,
-                            sentences=tuple(sentences))
-    return FeeToday(now_kind, base, upcoming=upcoming, abroad=abroad, sentences=tuple(sentences))
+                            then_free=not base and fee.kind == "free", **shared)  # type: ignore[arg-type]
+    return FeeToday(now_kind, base, **shared)  # type: ignore[arg-type]
 
 
 def format_amount(amount: Amount) -> str:
