@@ -195,16 +195,18 @@ def _section(ctx: ActionContext, procedure: Any, guide: Any, aspect: str, part: 
         if others:
             lines.append(ctx.text("form_used_by", code=form_code, count=len(users),
                                   names=", ".join(_names(ctx.services.knowledge, others))))
-    section = Section(aspect, head)
+    section = Section(aspect, head, tail=list(more.get("tail") or []))
     if not lines:
         section.lines = [ctx.text("procedure_info_no_conditions" if aspect == "conditions" else "procedure_info_missing_fact")]
         return section
-    pages = pack(lines, max(budget - len(head) - 1, 120))
+    # Room for the head and for the "(còn tiếp …)" line a cut page ends with.
+    reserved = len(head) + len(ctx.text("procedure_info_more_lines", count=0)) + sum(len(t) + 1 for t in section.tail) + 2
+    pages = pack(lines, max(budget - reserved, 120))
     page = min(max(page, 1), len(pages))
     section.lines = pages[page - 1]
     if page < len(pages):
         left = sum(len(p) for p in pages[page:])
-        section.tail.append(ctx.text("procedure_info_more_lines", count=left))
+        section.tail.insert(0, ctx.text("procedure_info_more_lines", count=left))
         section.buttons.append(_part_button(ctx, procedure.code, aspect, part, page + 1, "button_next_page",
                                             next=page + 1, pages=len(pages)))
     if more.get("cases"):

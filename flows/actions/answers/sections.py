@@ -39,7 +39,7 @@ def _copies(text: Text, document: Any) -> str:
 # -- documents ---------------------------------------------------------------------
 
 
-def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tuple[list[str], dict[str, int]]:
+def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
     selection = select_documents(procedure, guide)
     if part == "cases":
         lines = []
@@ -94,7 +94,7 @@ def _merged(pairs: list[tuple[str, str]], text: Text) -> list[str]:
     return lines
 
 
-def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[list[str], dict[str, int]]:
+def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[list[str], dict[str, Any]]:
     today_fees = [(c, fee_on(c.fee, today, c.kind)) for c in procedure.channels]
     if part == "all":
         lines = []
@@ -113,9 +113,8 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
     for clause in list(upcoming)[:1]:
         lines.append(text("fee_upcoming", text=clip(clause, ITEM_CHARS)))
     notes_text = [c.fee.text for c in procedure.channels]
-    if mentions_other_charges(*notes_text, *procedure.steps):
-        lines.append(text("fee_other_charges"))
-    return lines, {"all": int(len(notes) > 2 or any(len(n) > ITEM_CHARS for n in notes))}
+    tail = [text("fee_other_charges")] if mentions_other_charges(*notes_text, *procedure.steps) else []
+    return lines, {"all": int(len(notes) > 2 or any(len(n) > ITEM_CHARS for n in notes)), "tail": tail}
 
 
 # -- time --------------------------------------------------------------------------
@@ -130,21 +129,20 @@ def _time_value(text: Text, time: Any) -> str:
     return text(f"unit_{time.unit}", value=value)
 
 
-def time(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, int]]:
+def time(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
     pairs = [(text(f"channel_{c.kind}"), _time_value(text, c.time)) for c in procedure.channels]
-    lines = _merged(pairs, text)
-    units = {c.time.unit for c in procedure.channels}
-    if "ngay_lam_viec" in units:
-        lines.append(text("working_days_explained"))
+    tail = []
+    if "ngay_lam_viec" in {c.time.unit for c in procedure.channels}:
+        tail.append(text("working_days_explained"))
     if any(c.time.value is not None and c.time.unit is None for c in procedure.channels):
-        lines.append(text("time_no_unit_explained"))
-    return lines, {}
+        tail.append(text("time_no_unit_explained"))
+    return _merged(pairs, text), {"tail": tail}
 
 
 # -- where, who, conditions, result, legal -----------------------------------------
 
 
-def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, int]]:
+def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
     agencies = procedure.agencies
     limit = 10_000 if part == "all" else ITEM_CHARS
     lines = []
@@ -162,7 +160,7 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     return lines, {"all": int(longer and part != "all")}
 
 
-def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, int]]:
+def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
     return [text("item_line", text=a) for a in procedure.audience], {}
 
 
@@ -170,7 +168,7 @@ def _overlap(condition: str, asked: set[str]) -> int:
     return len(set(fold(condition).split()) & asked)
 
 
-def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, int]]:
+def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
     items = [c for c in procedure.conditions if c.strip()]
     if part == "all":
         return [text("item_line", text=c) for c in items], {}
@@ -185,12 +183,12 @@ def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any)
     return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
 
 
-def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, int]]:
+def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
     limit = 10_000 if part == "all" else ITEM_CHARS
     return [text("item_line", text=clip(r, limit)) for r in procedure.result], {}
 
 
-def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, int]]:
+def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
     return [text("item_line", text=clip(f"{r.title} ({r.number})" if r.number else r.title, ITEM_CHARS))
             for r in procedure.legal_basis], {}
 
@@ -220,7 +218,7 @@ def step_parts(steps: list[str]) -> list[str]:
     return joined
 
 
-def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, int]]:
+def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
     parts = step_parts(procedure.steps)
     if part == "all":
         return [text("step_line", number=i, text=p) for i, p in enumerate(parts, 1)], {}
@@ -247,7 +245,7 @@ def form_documents(procedure: Any) -> list[Any]:
     return forms
 
 
-def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, int]]:
+def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, Any]]:
     found = form_documents(procedure)
     if asked_codes:  # the form asked by code first
         found.sort(key=lambda d: not set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes))
@@ -259,21 +257,21 @@ def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = 
                           code=text("form_code", code=codes[0]) if codes else ""))
     if not lines:
         return [text("forms_none")], {}
-    lines.append(text("forms_download"))
-    return lines, {"all": int(part != "all" and any(len(clean_name(d.name)) > ITEM_CHARS for d in found))}
+    longer = part != "all" and any(len(clean_name(d.name)) > ITEM_CHARS for d in found)
+    return lines, {"all": int(longer), "tail": [text("forms_download")]}
 
 
-def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, int]]:
+def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
     return [text("procedure_info_postal_yes" if procedure.channel("postal") else "procedure_info_postal_no")], {}
 
 
-def online(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, int]]:
+def online(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
     has_online = procedure.channel("online") is not None
     key = f"online_level_{procedure.online_level}" if has_online else "online_none"
     return [text(key)], {}
 
 
-BUILDERS: dict[str, Callable[..., tuple[list[str], dict[str, int]]]] = {
+BUILDERS: dict[str, Callable[..., tuple[list[str], dict[str, Any]]]] = {
     "documents": documents,
     "fee": fee,
     "time": time,
