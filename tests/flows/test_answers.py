@@ -291,7 +291,7 @@ def test_two_aspects_in_one_message_are_answered_together(engine, services, know
                         procedures=[ProcedureMatch(MARRIAGE, "", 1.0)], aspects=["where", "fee"])
     result, state = say(engine, services, parse)
     text = result.replies[0].text
-    assert "🏢 Nộp ở đâu" in text and "💰 Lệ phí" in text and len(text) <= SCREEN_CHARS
+    assert "🏢 Nơi nộp hồ sơ" in text and "💰 Lệ phí" in text and len(text) <= SCREEN_CHARS
     assert state["slots"]["procedure_aspect"] == "where,fee"
 
 
