@@ -34,12 +34,12 @@ ASPECT_OF_INTENT = {
     "ask_postal": "postal",
 }
 ASK_INTENT = "ask_procedure"
+# A runner-up `ask_*` intent at least this confident is a second question in the same message.
+SECOND_QUESTION = 0.1
 # Whether the linked procedures name one (confident), offer a choice (ambiguous) or none (weak)
 # is knowledge.link_decision: one rule for search, the flows and the benchmarks.
 CANDIDATES = 4
 OFFICIAL_NAME_CHARS = 160
-# A search score this high means the message names the procedure itself, not a near spelling.
-NAMED_OUTRIGHT = 0.95
 # Vietnam's clock: "today" for a fee is the local date.
 LOCAL_OFFSET = timedelta(hours=7)
 # A form code as people type it: CT01, ct01, DC02, TK1-TS, ĐKX10.
@@ -89,7 +89,12 @@ def asked_aspects(ctx: ActionContext) -> list[str]:
     if aspects:
         return list(dict.fromkeys(aspects))
     implied = ASPECT_OF_INTENT.get(ctx.parse.intent or "")
-    return [implied] if implied else []
+    if not implied:
+        return []
+    # Two questions in one message split the classifier between two `ask_*` intents: answer both.
+    second = [ASPECT_OF_INTENT[name] for name, confidence in ctx.parse.ranking[1:3]
+              if name in ASPECT_OF_INTENT and confidence >= SECOND_QUESTION and ASPECT_OF_INTENT[name] != implied]
+    return [implied, *second[:1]]
 
 
 def _typed_forms(ctx: ActionContext) -> tuple[str, list[str]]:
@@ -142,10 +147,12 @@ def resolve_procedure(ctx: ActionContext) -> str:
     ctx.frame_vars["form_code"] = form_code
     hits = _candidates(ctx)
     if form_code:
-        # A procedure named outright keeps its place; a look-alike found through the code ("CT07") does not.
-        if hits and hits[0].code in users and hits[0].score >= NAMED_OUTRIGHT and decide(hits) == "confident":
-            return _choose(ctx, hits)
-        ctx.slots["procedure_code"] = users[0]
+        # The procedure named besides the code ("mẫu CT01 đăng ký thường trú"), else the usual one of the
+        # form's users; a look-alike the linker found through the code itself ("CT07") does not count.
+        rest = _TYPED_FORM_CODE.sub(" ", ctx.parse.text)
+        named = ctx.services.knowledge.search(rest, k=3)
+        confident = named and link_decision([h.score for h in named]) == "confident" and named[0].code in users
+        ctx.slots["procedure_code"] = named[0].code if confident else users[0]
         return "found"
     if decide(hits) != "weak":
         return _choose(ctx, hits)
@@ -187,14 +194,15 @@ def _section(ctx: ActionContext, procedure: Any, guide: Any, aspect: str, part: 
         asked="" if ctx.parse.from_button else ctx.parse.text,
         asked_codes=(ctx.frame_vars.get("form_code"),) if ctx.frame_vars.get("form_code") else (),
     )
-    head = ctx.text(f"procedure_info_head_{aspect}" + ("" if part == "main" else f"_{part}"))
+    head = ctx.text(f"procedure_info_head_{aspect}" + ("" if part == "main" else f"_{part}"),
+                    today=today(ctx).strftime("%d/%m/%Y"))
     form_code = ctx.frame_vars.get("form_code")
     if aspect == "forms" and form_code and part == "main":
         users = ctx.services.knowledge.procedures_with_form(form_code)
         others = [c for c in users if c != procedure.code][:3]
         if others:
-            lines.append(ctx.text("form_used_by", code=form_code, count=len(users),
-                                  names=", ".join(_names(ctx.services.knowledge, others))))
+            more.setdefault("tail", []).insert(0, ctx.text("form_used_by", code=form_code, count=len(users),
+                                                          names=", ".join(_names(ctx.services.knowledge, others))))
     section = Section(aspect, head, tail=list(more.get("tail") or []))
     if not lines:
         section.lines = [ctx.text("procedure_info_no_conditions" if aspect == "conditions" else "procedure_info_missing_fact")]

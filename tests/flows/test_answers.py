@@ -295,6 +295,17 @@ def test_two_aspects_in_one_message_are_answered_together(engine, services, know
     assert state["slots"]["procedure_aspect"] == "where,fee"
 
 
+def test_without_nlu_aspects_a_second_ask_intent_of_the_classifier_is_answered_too(engine, services):
+    parse = ParseResult(text="kết hôn nộp ở đâu, bao nhiêu tiền", intent="ask_fee", confidence=0.88,
+                        ranking=[("ask_fee", 0.88), ("ask_where", 0.11), ("out_of_scope", 0.01)],
+                        procedures=[ProcedureMatch(MARRIAGE, "", 1.0)])
+    result, state = say(engine, services, parse)
+    assert state["slots"]["procedure_aspect"] == "fee,where"
+    single = ParseResult(text="kết hôn bao nhiêu tiền", intent="ask_fee", confidence=0.99,
+                         ranking=[("ask_fee", 0.99), ("ask_where", 0.01)], procedures=[ProcedureMatch(MARRIAGE, "", 1.0)])
+    assert say(engine, services, single)[1]["slots"]["procedure_aspect"] == "fee"
+
+
 def test_the_aspect_buttons_offer_the_new_answers(engine, services):
     reply = ask(engine, services, BIRTH, "documents")
     pressed = [parse_payload(b.payload) for b in reply.buttons]

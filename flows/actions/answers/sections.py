@@ -103,10 +103,12 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
             lines += [text("note_line", text=s.lstrip("-+• ")) for s in f.sentences]
         return lines, {}
     pairs = [(text(f"channel_{c.kind}"), _fee_value(text, f)) for c, f in today_fees]
-    lines = [text("fee_today", date=_date(today))] + _merged(pairs, text)
+    lines = _merged(pairs, text)
     # Dated clauses in force are already in the amounts above; the other sentences are quoted whole.
     dated = {c.text for _, f in today_fees for c in f.clauses}
-    notes = list(dict.fromkeys(s for _, f in today_fees for s in f.sentences if s not in dated))
+    said = {fold(text("fee_free")), fold(text("fee_free_stated"))}
+    notes = list(dict.fromkeys(s for _, f in today_fees for s in f.sentences
+                               if s not in dated and fold(s).strip(" .") not in said))
     for note in notes[:2]:
         lines.append(text("note_line", text=clip(note.lstrip("-+• "), ITEM_CHARS)))
     upcoming = {c.text for _, f in today_fees for c in f.upcoming}
@@ -150,7 +152,7 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
         lines.append(text("agency_line", value=clip(agencies.implementing, limit)))
     if agencies.submission_address and fold(agencies.submission_address) != "khong co thong tin":
         lines.append(text("address_line", value=clip(agencies.submission_address, limit)))
-    if procedure.levels:
+    if procedure.levels and not lines:  # the level says where only when the record names no agency
         lines.append(text("level_line", value="; ".join(text(f"level_{lv}") for lv in procedure.levels)))
     kinds = [text(f"channel_{c.kind}") for c in procedure.channels]
     if kinds:
@@ -253,8 +255,9 @@ def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = 
     lines = []
     for document in found:
         codes = form_codes(f"{document.name} {document.template or ''}")
-        lines.append(text("form_line", name=clip(clean_name(document.name), limit).rstrip(".;, "),
-                          code=text("form_code", code=codes[0]) if codes else ""))
+        name = clip(clean_name(document.name), limit).rstrip(".;, ")
+        named = codes and codes[0].lower() in name.lower()
+        lines.append(text("form_line", name=name, code=text("form_code", code=codes[0]) if codes and not named else ""))
     if not lines:
         return [text("forms_none")], {}
     longer = part != "all" and any(len(clean_name(d.name)) > ITEM_CHARS for d in found)
