@@ -40,6 +40,8 @@ SECOND_QUESTION = 0.1
 # is knowledge.link_decision: one rule for search, the flows and the benchmarks.
 CANDIDATES = 4
 OFFICIAL_NAME_CHARS = 160
+# The least room a page of lines gets (a sentence longer than this is split between pages).
+MIN_PAGE = 60
 # Vietnam's clock: "today" for a fee is the local date.
 LOCAL_OFFSET = timedelta(hours=7)
 # A form code as people type it: CT01, ct01, DC02, TK1-TS, ĐKX10.
@@ -199,17 +201,20 @@ def _section(ctx: ActionContext, procedure: Any, guide: Any, aspect: str, part: 
     form_code = ctx.frame_vars.get("form_code")
     if aspect == "forms" and form_code and part == "main":
         users = ctx.services.knowledge.procedures_with_form(form_code)
-        others = [c for c in users if c != procedure.code][:3]
+        others = [c for c in users if c != procedure.code][:2]
         if others:
             more.setdefault("tail", []).insert(0, ctx.text("form_used_by", code=form_code, count=len(users),
-                                                          names=", ".join(_names(ctx.services.knowledge, others))))
+                                                          names="; ".join(_names(ctx.services.knowledge, others))))
     section = Section(aspect, head, tail=list(more.get("tail") or []))
     if not lines:
         section.lines = [ctx.text("procedure_info_no_conditions" if aspect == "conditions" else "procedure_info_missing_fact")]
         return section
     # Room for the head and for the "(còn tiếp …)" line a cut page ends with.
     reserved = len(head) + len(ctx.text("procedure_info_more_lines", count=0)) + sum(len(t) + 1 for t in section.tail) + 2
-    pages = pack(lines, max(budget - reserved, 120))
+    room = max(budget - reserved, MIN_PAGE)
+    if part == "main":  # a first screen shortens an item (the full view has it whole) rather than split it
+        lines = [clip(line, room) for line in lines]
+    pages = pack(lines, room)
     page = min(max(page, 1), len(pages))
     section.lines = pages[page - 1]
     if page < len(pages):
@@ -246,8 +251,17 @@ def answer_procedure_aspect(ctx: ActionContext) -> str:
     header = ctx.text("procedure_info_header", name=name)
     source = ctx.text("procedure_info_source", official_name=clip(procedure.name, OFFICIAL_NAME_CHARS),
                       procedure_code=procedure.code, catalog_date=procedure.catalog_date)
-    budget = (SCREEN_CHARS - len(header) - len(source) - 2) // len(aspects) - 2
-    sections = [_section(ctx, procedure, guide, a, part, page, budget) for a in aspects]
+    room = SCREEN_CHARS - len(header) - len(source) - 2 * (len(aspects) + 1)
+    budgets = [room // len(aspects)] * len(aspects)
+    sections = [_section(ctx, procedure, guide, a, part, page, b) for a, b in zip(aspects, budgets)]
+    # A section whose fixed lines (head, tail) leave little room may still overflow: give it less.
+    for _ in range(3):
+        overflow = sum(s.size() for s in sections) - room
+        if overflow <= 0:
+            break
+        largest = max(range(len(sections)), key=lambda i: sections[i].size())
+        budgets[largest] -= overflow
+        sections[largest] = _section(ctx, procedure, guide, aspects[largest], part, page, budgets[largest])
     blocks = ["\n".join([s.head, *s.lines, *s.tail]) for s in sections]
     text = "\n\n".join([header, *blocks, source])
     buttons = [b for s in sections for b in s.buttons]

@@ -21,6 +21,8 @@ __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 Text = Callable[..., str]
 # A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
 ITEM_CHARS = 150
+# Words of its own a condition must share with a question to be the one that decides it.
+DECIDING_WORDS = 3
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
 _TOP_ITEM = re.compile(r"^\s*(?:-|–|•|\d+\s*[.)]|[a-zđ]\)\s)")
 _FORM_NAME = re.compile(r"^(tờ khai|đơn|phiếu|giấy đề nghị|văn bản đề nghị|bản khai|mẫu|biểu mẫu)|theo mẫu|\(mẫu|mẫu số", re.I)
@@ -163,31 +165,41 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
 
 
 def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("item_line", text=a) for a in procedure.audience], {}
+    return [text("item_line", text=a.lstrip("-+• ")) for a in procedure.audience], {}
 
 
-def _overlap(condition: str, asked: set[str]) -> int:
-    return len(set(fold(condition).split()) & asked)
+def _deciding(items: list[str], asked: str) -> str | None:
+    """The condition a yes/no question is about: the one sharing at least three of its own words with the question.
+
+    Only words found in a single condition count (the words every condition shares decide nothing).
+    """
+    words = [set(fold(c).split()) for c in items]
+    counts: dict[str, int] = {}
+    for own in words:
+        for word in own:
+            counts[word] = counts.get(word, 0) + 1
+    question = {w for w in fold(asked).split() if len(w) > 1}
+    scored = [(len({w for w in own & question if counts[w] == 1}), i) for i, own in enumerate(words)]
+    best, index = max(scored, default=(0, -1))
+    return items[index] if best >= DECIDING_WORDS else None
 
 
 def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
-    items = [c for c in procedure.conditions if c.strip()]
+    items = [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
     if part == "all":
         return [text("item_line", text=c) for c in items], {}
-    words = {w for w in fold(asked).split() if len(w) > 2}
     lines = []
-    if words and items:
-        best = max(items, key=lambda c: _overlap(c, words))
-        if _overlap(best, words) >= 2:
-            lines.append(text("condition_deciding", text=clip(best, ITEM_CHARS * 2)))
-            items = [c for c in items if c is not best]
+    deciding = _deciding(items, asked) if asked and len(items) > 1 else None
+    if deciding is not None:
+        lines.append(text("condition_deciding", text=clip(deciding, ITEM_CHARS * 2)))
+        items = [c for c in items if c is not deciding]
     lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items]
     return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
 
 
 def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
     limit = 10_000 if part == "all" else ITEM_CHARS
-    return [text("item_line", text=clip(r, limit)) for r in procedure.result], {}
+    return [text("item_line", text=clip(r.lstrip("-+• "), limit)) for r in procedure.result], {}
 
 
 def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
