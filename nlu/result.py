@@ -39,7 +39,7 @@ class ParseResult:
             "procedures": [
                 {"code": p.code, "name": p.name, "score": round(p.score, 4)} for p in self.procedures
             ],
-            "aspects": self.aspects,
+            "aspects": list(self.aspects),
         }
 
 
