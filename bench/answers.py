@@ -153,6 +153,8 @@ async def run(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "diacritics": bool(item.get("diacritics", True)),
                     "two_questions": bool(item.get("two_questions", False)),
                     "outcome": score(item, turn),
+                    "intent": turn.get("intent"),
+                    "flow": (turn.get("started") or [None])[0],
                     "answered": answered(turn)[0],
                     "answered_aspects": sorted(answered(turn)[1]),
                     "chars": screen_chars(turn),
