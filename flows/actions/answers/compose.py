@@ -53,7 +53,11 @@ def clip(text: str, limit: int) -> str:
         kept = f"{kept} {sentence}".strip()
     if kept and len(kept) >= limit // 3:
         return kept.rstrip(";,") + " …"
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + "…"
+    head = text[:limit]
+    clause = max(head.rfind(", "), head.rfind("; "), head.rfind(" – "))
+    if clause >= limit // 2:  # end at a clause rather than inside one
+        return head[:clause].rstrip() + " …"
+    return head.rsplit(" ", 1)[0].rstrip(",;:(") + "…"
 
 
 def _split_long(line: str, budget: int) -> list[str]:

@@ -261,8 +261,10 @@ def form_documents(procedure: Any) -> list[Any]:
 
 def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, Any]]:
     found = form_documents(procedure)
-    if asked_codes:  # the form asked by code first
-        found.sort(key=lambda d: not set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes))
+    every = len(found)
+    if asked_codes and part != "all":  # the form asked by code, alone on the first screen
+        asked = [d for d in found if set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes)]
+        found = asked[:1] or found
     limit = 10_000 if part == "all" else ITEM_CHARS
     lines = []
     for document in found:
@@ -272,7 +274,7 @@ def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = 
         lines.append(text("form_line", name=name, code=text("form_code", code=codes[0]) if codes and not named else ""))
     if not lines:
         return [text("forms_none")], {}
-    longer = part != "all" and any(len(clean_name(d.name)) > ITEM_CHARS for d in found)
+    longer = part != "all" and (len(found) < every or any(len(clean_name(d.name)) > ITEM_CHARS for d in found))
     return lines, {"all": int(longer), "tail": [text("forms_download")]}
 
 
