@@ -55,6 +55,9 @@ class DatedClause:
     percent: float = 0.0
     amount: Optional[Amount] = None
     text: str = ""
+    # The words before the bracket the dates sit in ("Sát hạch thực hành (Miễn kể từ …)"): what the
+    # amount is for, still true when the clause has ended.
+    lead: str = ""
 
     def holds_on(self, day: date) -> bool:
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
@@ -106,29 +109,33 @@ def dated_clauses(note: str, base: tuple[float, ...] = ()) -> list[DatedClause]:
     clauses = []
     for sentence in note_sentences(note):
         start = end = None
-        if window := _WINDOW.search(sentence):
-            start, end = _day(window.groups()[:3]), _day(window.groups()[3:])
-            rest = sentence[: window.start()] + " " + sentence[window.end():]
-        elif until := _UNTIL.search(sentence):
-            end = _day(until.groups())
-            rest = sentence[: until.start()] + " " + sentence[until.end():]
-        elif since := _FROM.search(sentence):
-            start = _day(since.groups())
-            rest = sentence[: since.start()] + " " + sentence[since.end():]
-        else:
+        found = _WINDOW.search(sentence) or _UNTIL.search(sentence) or _FROM.search(sentence)
+        if found is None:
             continue
+        if found.re is _WINDOW:
+            start, end = _day(found.groups()[:3]), _day(found.groups()[3:])
+        elif found.re is _UNTIL:
+            end = _day(found.groups())
+        else:
+            start = _day(found.groups())
         if start is None and end is None:
             continue
+        # Dates inside a bracket speak of that bracket: "Thiết bị 2.000.000đ/lần (Miễn kể từ … đến …)".
+        opened = sentence.rfind("(", 0, found.start())
+        lead = sentence[:opened].strip(" -+•:;,") if opened > 0 else ""
+        scope_start = opened if opened > 0 else 0
+        rest = sentence[scope_start: found.start()] + " " + sentence[found.end():]
         rest_without_law = re.sub(r"(?:Thông tư|Nghị định|Quyết định)\s+(?:số\s+)?[\w/.-]+(?:\s+ngày\s+[\d/]+)?", " ", rest)
         money = _money_in(rest_without_law)
         if percent := _PERCENT.search(rest_without_law):
-            clause = DatedClause(start, end, "percent", percent=float(percent.group(1).replace(",", ".")), text=sentence)
+            share = float(percent.group(1).replace(",", "."))
+            clause = DatedClause(start, end, "percent", percent=share, text=sentence, lead=lead)
         elif _FREE.search(rest_without_law) and not money:
-            clause = DatedClause(start, end, "free", text=sentence)
+            clause = DatedClause(start, end, "free", text=sentence, lead=lead)
         elif money and not (set(money) & set(base)):
-            clause = DatedClause(start, end, "amount", amount=Amount(money[0]), text=sentence)
+            clause = DatedClause(start, end, "amount", amount=Amount(money[0]), text=sentence, lead=lead)
         else:
-            clause = DatedClause(start, end, "validity", text=sentence)
+            clause = DatedClause(start, end, "validity", text=sentence, lead=lead)
         clauses.append(clause)
     return clauses
 
@@ -165,8 +172,13 @@ def fee_on(fee: Fee, day: date, channel: str = "") -> FeeToday:
     base = _base(fee)
     every = dated_clauses(fee.text, tuple(a.value for a in base))
     clauses = [c for c in every if not (channel and channel != "online" and _ONLINE_ONLY.search(c.text))]
-    dated = {c.text for c in every}
-    sentences = [s for s in note_sentences(fee.text) if s not in dated or any(c.text == s and c.holds_on(day) for c in clauses)]
+    sentences = []
+    for sentence in note_sentences(fee.text):
+        clause = next((c for c in every if c.text == sentence), None)
+        if clause is None or (clause in clauses and clause.holds_on(day)):
+            sentences.append(sentence)
+        elif len(clause.lead.split()) >= 2 and not _money_in(clause.lead):
+            sentences.append(clause.lead)  # what the amount is for, without the ended dates
     if fee.text.startswith("/") and len(fee.text) <= 30:
         sentences = []  # the note is only the unit ("/trang"): already with the amount
     shared = {
@@ -193,6 +205,9 @@ def fee_on(fee: Fee, day: date, channel: str = "") -> FeeToday:
             per = base[0].per if base else ""
             return FeeToday("amount", (Amount(clause.amount.value, "VND", per),), until=clause.end, then=base,
                             then_free=not base and fee.kind == "free", **shared)  # type: ignore[arg-type]
+    in_force_until = [c.end for c in clauses if c.kind == "validity" and c.holds_on(day) and c.end is not None]
+    if base and in_force_until:  # "(áp dụng đến hết ngày 31/12/2026 …)": say so, and that the next is not stated
+        return FeeToday("amount", base, until=min(in_force_until), **shared)  # type: ignore[arg-type]
     return FeeToday(now_kind, base, **shared)  # type: ignore[arg-type]
 
 

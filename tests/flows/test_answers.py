@@ -228,6 +228,10 @@ def test_taxes_places_and_units_are_said_plainly(engine, services, knowledge):
          "amount", ["70.000 đ"], None),
         ("áp dụng mức phí 40.000 đồng/hồ sơ kể từ ngày 01/7/2025 đến hết ngày 31/12/2026", date(2026, 3, 3),
          "amount", ["40.000 đ"], date(2026, 12, 31)),
+        ("Thiết bị 70.000đ/lần (Miễn kể từ ngày 07/4/2026 đến 30/6/2026 theo Thông tư 40/2026/TT-BTC)",
+         date(2026, 7, 1), "amount", ["70.000 đ"], None),
+        ("70.000đ/thẻ (áp dụng đến hết ngày 31/12/2026 theo Thông tư số 64/2025/TT-BTC)", date(2026, 3, 3),
+         "amount", ["70.000 đ"], date(2026, 12, 31)),
         ("", date(2026, 3, 3), "amount", ["70.000 đ"], None),
     ],
 )
@@ -237,6 +241,15 @@ def test_fee_on_reads_dated_clauses(note, day, kind, amounts, until):
     fee = Fee(kind="amount", amounts=[Money(value=70000, currency="VND", text="70,000 Việt Nam Đồng")], text=note)
     today = fee_on(fee, day)
     assert (today.kind, [format_amount(a) for a in today.amounts], today.until) == (kind, amounts, until)
+
+
+def test_what_an_amount_is_for_stays_when_its_dated_bracket_has_ended():
+    from knowledge.schema import Fee, Money
+
+    note = "- Sát hạch thực hành (Miễn kể từ ngày 07/4/2026 đến 30/6/2026 theo Thông tư 40/2026/TT-BTC)"
+    fee = Fee(kind="amount", amounts=[Money(value=250000, currency="VND", text="250,000 VNĐ")], text=note)
+    assert fee_on(fee, date(2026, 12, 5)).sentences == ("Sát hạch thực hành",)
+    assert fee_on(fee, date(2026, 5, 1)).kind == "free"
 
 
 def test_amounts_are_written_as_vietnamese_people_write_them():

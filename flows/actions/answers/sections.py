@@ -21,6 +21,8 @@ __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 Text = Callable[..., str]
 # A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
 ITEM_CHARS = 150
+# A fee note this short ("Sát hạch thực hành") is said with its amount.
+SHORT_NOTE = 60
 # Words of its own a condition must share with a question to be the one that decides it.
 DECIDING_WORDS = 3
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
@@ -104,15 +106,24 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
             lines.append(text("channel_line", channel=text(f"channel_{channel.kind}"), value=_fee_value(text, f)))
             lines += [text("note_line", text=s.lstrip("-+• ")) for s in f.sentences]
         return lines, {}
-    pairs = [(text(f"channel_{c.kind}"), _fee_value(text, f)) for c, f in today_fees]
-    lines = _merged(pairs, text)
-    # Dated clauses in force are already in the amounts above; the other sentences are quoted whole.
+    # Dated clauses in force are already in the amounts; a short note that says what the amount is
+    # for goes with it; the other sentences are quoted whole below.
     dated = {c.text for _, f in today_fees for c in f.clauses}
     said = {fold(text("fee_free")), fold(text("fee_free_stated"))}
-    notes = list(dict.fromkeys(s for _, f in today_fees for s in f.sentences
-                               if s not in dated and fold(s).strip(" .") not in said))
+    pairs, notes = [], []
+    for channel, today_fee in today_fees:
+        value = _fee_value(text, today_fee)
+        amounts = {format_amount(a).split(" ")[0] for a in today_fee.amounts + today_fee.then}
+        own = [s.lstrip("-+• ") for s in today_fee.sentences if s not in dated and fold(s).strip(" .") not in said
+               and not (len(s) <= SHORT_NOTE // 2 and any(a in s for a in amounts))]  # "200.000đ/ hộ chiếu."
+        if len(own) == 1 and len(own[0]) <= SHORT_NOTE:
+            value, own = text("fee_with_note", value=value, note=own[0].rstrip(".")), []
+        pairs.append((text(f"channel_{channel.kind}"), value))
+        notes += own
+    lines = _merged(pairs, text)
+    notes = list(dict.fromkeys(notes))
     for note in notes[:2]:
-        lines.append(text("note_line", text=clip(note.lstrip("-+• "), ITEM_CHARS)))
+        lines.append(text("note_line", text=clip(note, ITEM_CHARS)))
     upcoming = {c.text for _, f in today_fees for c in f.upcoming}
     for clause in list(upcoming)[:1]:
         lines.append(text("fee_upcoming", text=clip(clause, ITEM_CHARS)))
