@@ -358,3 +358,14 @@ def test_distinct_names_tell_same_named_records_apart(knowledge):
     twins = [knowledge.get(c) for c in ("1.014064", "2.001194")]
     names = distinct_names(twins, [knowledge.guide(p.code) for p in twins])
     assert len(set(names)) == 2 and all(len(n) <= 60 for n in names)
+
+
+def test_fee_notes_are_quoted_whole_never_cut(engine, services, knowledge):
+    procedures = [knowledge.get(g.code) for g in knowledge.guides]
+    procedures += [p for p in knowledge.procedures if any(len(c.fee.text) > 300 for c in p.channels)][:60]
+    for procedure in procedures:
+        text = ask(engine, services, procedure.code, "fee").text
+        notes = " ".join(" ".join(c.fee.text.split()) for c in procedure.channels)
+        for line in text.splitlines():
+            if line.startswith("↳ ") and not line.startswith("↳ Cổng DVC còn"):
+                assert line[2:] in notes and not line.endswith("…"), (procedure.code, line)

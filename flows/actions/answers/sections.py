@@ -23,6 +23,8 @@ Text = Callable[..., str]
 ITEM_CHARS = 150
 # A fee note this short ("Sát hạch thực hành") is said with its amount.
 SHORT_NOTE = 60
+# A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
+LONG_NOTE = 220
 # Words of its own a condition must share with a question to be the one that decides it.
 DECIDING_WORDS = 3
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
@@ -122,14 +124,17 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
         notes += own
     lines = _merged(pairs, text)
     notes = list(dict.fromkeys(notes))
-    for note in notes[:2]:
-        lines.append(text("note_line", text=clip(note, ITEM_CHARS)))
+    # A note is quoted whole or not at all (a fee rule cut mid-sentence misleads): long ones are under "Xem đầy đủ".
+    shown = [n for n in notes if len(n) <= LONG_NOTE][:2]
+    lines += [text("note_line", text=n) for n in shown]
+    if len(shown) < len(notes):
+        lines.append(text("fee_notes_more", count=len(notes) - len(shown)))
     upcoming = {c.text for _, f in today_fees for c in f.upcoming}
     for clause in list(upcoming)[:1]:
         lines.append(text("fee_upcoming", text=clip(clause, ITEM_CHARS)))
     notes_text = [c.fee.text for c in procedure.channels]
     tail = [text("fee_other_charges")] if mentions_other_charges(*notes_text, *procedure.steps) else []
-    return lines, {"all": int(len(notes) > 2 or any(len(n) > ITEM_CHARS for n in notes)), "tail": tail}
+    return lines, {"all": int(len(shown) < len(notes)), "tail": tail}
 
 
 # -- time --------------------------------------------------------------------------
