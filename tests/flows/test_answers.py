@@ -117,6 +117,12 @@ def test_pack_keeps_every_sentence_and_every_page_within_budget(budget):
     assert " ".join(" ".join(p) for p in pages).split() == " ".join(lines).split()
 
 
+def test_a_case_heading_starts_the_page_its_items_run_on_to():
+    lines = ["▸ Trường hợp thuê nhà:", *(f"• giấy tờ số {i} cho người thuê nhà" for i in range(12))]
+    pages = pack(lines, 120)
+    assert len(pages) > 1 and all(p[0] == "▸ Trường hợp thuê nhà:" for p in pages)
+
+
 # -- documents: the common case first, the guide's selection, the same in the walkthrough ------
 
 

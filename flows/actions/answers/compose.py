@@ -76,14 +76,22 @@ def _split_long(line: str, budget: int) -> list[str]:
 
 
 def pack(lines: list[str], budget: int) -> list[list[str]]:
-    """`lines` in pages of at most `budget` characters (joined by newlines), never cutting a sentence."""
+    """`lines` in pages of at most `budget` characters (joined by newlines), never cutting a sentence.
+
+    A heading (a line ending with ":") starts a page again when its items run on to the next one.
+    """
     pages: list[list[str]] = [[]]
     used = 0
+    heading = ""
     for line in lines:
+        if line.endswith(":"):
+            heading = line
         for piece in _split_long(line, budget) if len(line) > budget else [line]:
             if pages[-1] and used + len(piece) + 1 > budget:
-                # A case heading ("▸ Trường hợp …:") goes with its first item, not alone at a page's end.
+                # A heading goes with its first item, not alone at a page's end.
                 carried = [pages[-1].pop()] if len(pages[-1]) > 1 and pages[-1][-1].endswith(":") else []
+                if not carried and heading and piece != heading and len(heading) + len(piece) + 2 <= budget:
+                    carried = [heading]
                 pages.append(carried)
                 used = sum(len(c) + 1 for c in carried)
             pages[-1].append(piece)
