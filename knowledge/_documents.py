@@ -16,7 +16,10 @@ from typing import Optional
 from ._text import fold
 from .schema import Document, Guide, Procedure
 
-__all__ = ["CoreDocument", "DocumentSelection", "document_key", "find_document", "form_codes", "select_documents"]
+__all__ = [
+    "CoreDocument", "DocumentSelection", "clean_name", "document_key", "find_document", "form_codes", "normal_code",
+    "select_documents",
+]
 
 KEY_WORDS = 8
 _LEADING_MARKS = re.compile(r"^[\s\-–•+*.)(]+")

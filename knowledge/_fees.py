@@ -18,7 +18,10 @@ from typing import Literal, Optional
 
 from .schema import Fee, Money
 
-__all__ = ["Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "format_amount", "note_sentences"]
+__all__ = [
+    "Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "format_amount",
+    "mentions_other_charges", "note_sentences",
+]
 
 _DATE = r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})"
 _WINDOW = re.compile(rf"(?:kể\s+từ|từ)\s+(?:ngày\s+)?{_DATE}\s*(?:đến|tới)\s+(?:hết\s+)?(?:ngày\s+)?{_DATE}", re.I)
@@ -30,8 +33,6 @@ _MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d{4,})\s*(?:đồng|đ\b|vnđ|vi�
 # Sentences and list items of a note: ". " before a capital, "; ", " - " and " + " items.
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[-+•(]?\s*[A-ZĐÀ-Ỹ0-9])|\s+(?=[-+]\s)|\n+")
 _ONLINE_ONLY = re.compile(r"hình thức trực tuy|nộp hồ sơ trực tuy|qua cổng dịch vụ công", re.I)
-# Where a fee applies only in some places or ways.
-_ABROAD = re.compile(r"cơ quan đại diện|ở nước ngoài|nước ngoài", re.I)
 # The record speaks of taxes or other charges besides the lệ phí.
 _OTHER_CHARGES = re.compile(r"\bthuế\b|nghĩa vụ tài chính|lệ phí trước bạ|tiền sử dụng đất|phí thẩm định|phí khác", re.I)
 
@@ -224,6 +225,3 @@ def mentions_other_charges(*texts: str) -> bool:
     """True when the record speaks of taxes or other charges besides the lệ phí."""
     return any(_OTHER_CHARGES.search(t or "") for t in texts)
 
-
-def applies_abroad(text: str) -> bool:
-    return bool(_ABROAD.search(text or ""))

@@ -16,9 +16,7 @@ from flows.actions.answers.sections import BUILDERS
 from flows.engine import ActionContext
 from flows.replies import Button, Link, Reply
 from flows.responses import intent_payload
-from knowledge import link_decision
-from knowledge._documents import normal_code
-from knowledge._names import distinct_names, shorten
+from knowledge import distinct_names, link_decision, normal_code, shorten
 from nlu.result import ProcedureMatch
 
 ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who", "online", "postal")

@@ -12,9 +12,7 @@ from datetime import date
 from typing import Any, Callable
 
 from flows.actions.answers.compose import clip
-from knowledge import fold
-from knowledge._documents import clean_name, form_codes, select_documents
-from knowledge._fees import FeeToday, fee_on, format_amount, mentions_other_charges
+from knowledge import FeeToday, clean_name, fee_on, fold, form_codes, format_amount, mentions_other_charges, select_documents
 
 __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 
