@@ -68,7 +68,11 @@ def choice_buttons(
     With `aspects`, pressing it asks those aspects (`/ask_procedure`); else it sends `intent`.
     """
     hits = hits[:CANDIDATES]
-    titles = _names(knowledge, [h.code for h in hits]) if knowledge is not None else [shorten(h.name) for h in hits]
+    if knowledge is not None:
+        titles = _names(knowledge, [h.code for h in hits])
+    else:  # without the knowledge at hand: shortened names, told apart by code when they collide
+        short = [shorten(h.name) for h in hits]
+        titles = [shorten(t, 49) + f" ({h.code})" if short.count(t) > 1 else t for t, h in zip(short, hits)]
     if aspects:
         return tuple(Button(t, intent_payload(ASK_INTENT, {"procedure": h.code, "aspect": ",".join(aspects)}))
                      for t, h in zip(titles, hits))
