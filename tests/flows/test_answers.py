@@ -375,3 +375,13 @@ def test_fee_notes_are_quoted_whole_never_cut(engine, services, knowledge):
         for line in text.splitlines():
             if line.startswith("↳ ") and not line.startswith("↳ Cổng DVC còn"):
                 assert line[2:] in notes and not line.endswith("…"), (procedure.code, line)
+
+
+def test_choice_buttons_are_short_and_unique_with_or_without_the_knowledge(knowledge):
+    from flows.actions.procedure_info import choice_buttons
+
+    twins = [knowledge.get(c) for c in (RE_ISSUE_ID_CARD, "2.001194", "1.000757")]
+    hits = [ProcedureMatch(p.code, "Cấp lại thẻ căn cước " + "rất dài " * 20, 0.5) for p in twins]
+    for buttons in (choice_buttons(hits, "ask_documents"), choice_buttons(hits, "ask_documents", knowledge)):
+        titles = [b.title for b in buttons]
+        assert len(set(titles)) == 3 and all(len(t) <= 60 for t in titles), titles
