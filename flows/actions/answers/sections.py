@@ -37,6 +37,8 @@ def _date(day: date) -> str:
 def _copies(text: Text, document: Any) -> str:
     if not document.quantity:
         return text("quantity_unknown")
+    if "xuất trình" in (document.group or "").lower():  # shown at the desk, not left with the file
+        return text("quantity_show")
     return ", ".join(text(f"quantity_{q.kind}", count=q.count) for q in document.quantity)
 
 
