@@ -67,6 +67,11 @@ class ActionContext:
         return self._state.misses
 
     @property
+    def now(self) -> datetime:
+        """The clock of this turn (`FlowEngine.handle`'s `now`): what "today" means for a fee."""
+        return datetime.fromisoformat(self._state.updated) if self._state.updated else datetime.utcnow()
+
+    @property
     def responses(self) -> ResponseBook:
         return self._engine.responses
 

@@ -6,11 +6,26 @@ hits = kb.search("lam giay khai sinh cho con", k=5)
 link_decision([h.score for h in hits])   # "confident" | "ambiguous" | "weak"
 """
 
+from ._documents import (
+    CoreDocument,
+    DocumentSelection,
+    clean_name,
+    document_key,
+    find_document,
+    form_codes,
+    normal_code,
+    select_documents,
+)
+from ._fees import Amount, FeeToday, fee_on, format_amount, mentions_other_charges
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
+from ._names import display_name, distinct_names, shorten
 from ._search import MENTIONED, link_decision
 from ._text import fold, fold_words
 from .schema import Guide, Procedure
 
 __all__ = [
-    "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "fold_words", "link_decision", "load_knowledge"
+    "MENTIONED", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide", "KnowledgeBase", "Procedure",
+    "SearchHit", "clean_name", "display_name", "distinct_names", "document_key", "fee_on", "find_document", "fold",
+    "fold_words", "form_codes", "format_amount", "link_decision", "load_knowledge", "mentions_other_charges",
+    "normal_code", "select_documents", "shorten",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import yaml
 from pydantic import ValidationError
 
+from ._documents import find_document
 from ._importer import COVERAGE_FILE, code_key
 from ._knowledge_base import read_vocabulary
 from ._text import fold
@@ -166,9 +167,6 @@ def _check_catalog(root: Path) -> tuple[list[Problem], dict[str, Procedure]]:
     return problems, procedures
 
 
-def _document_matches(source: str, names: Iterable[str]) -> bool:
-    wanted = fold(source)
-    return any(wanted in fold(name) for name in names)
 
 
 def _check_guide(path: Path, procedures: dict[str, Procedure]) -> tuple[list[Problem], Optional[Guide], Any]:
@@ -194,15 +192,14 @@ def _check_guide(path: Path, procedures: dict[str, Procedure]) -> tuple[list[Pro
         problems.append(Problem(shown, _line_of(root_node, ["code"]), "code", f"{guide.code} is not in the catalog"))
     else:
         problems += _check_against_record(shown, guide, procedure, root_node)
-        names = [d.name for d in procedure.documents]
         for i, item in enumerate(guide.documents_to_prepare):
-            if not _document_matches(item.source, names):
+            if find_document(procedure, item.document) is None:
                 problems.append(
                     Problem(
                         shown,
-                        _line_of(root_node, ["documents_to_prepare", i, "source"]),
-                        f"documents_to_prepare[{i}].source",
-                        f"not a document of {guide.code}: {item.source!r}",
+                        _line_of(root_node, ["documents_to_prepare", i, "document"]),
+                        f"documents_to_prepare[{i}].document",
+                        f"no document of {guide.code} has the key {item.document!r} (knowledge.document_key)",
                     )
                 )
     for i, alias in enumerate(guide.aliases):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import SHAPE_LIST
 
+from ._documents import form_codes, normal_code
 from ._search import CONFIDENT, MENTIONED, SearchIndex, Vocabulary
 from ._text import fold, marked_tokens, tokens
 from .errors import KnowledgeFileError, Problem
@@ -147,6 +148,7 @@ class KnowledgeBase:
         self._lines = lines
         self._procedures: dict[str, Procedure] = {}
         self._lock = threading.Lock()
+        self._forms: Optional[dict[str, list[str]]] = None
         self._guides = sorted(guides, key=lambda g: g.slug)
         self._guides_by_code = {g.code: g for g in self._guides}
         self._guides_by_slug = {g.slug: g for g in self._guides}
@@ -214,6 +216,18 @@ class KnowledgeBase:
                 unique.append(name)
         return unique
 
+    def procedures_with_form(self, code: str) -> list[str]:
+        """Codes of the procedures whose documents name the form `code` ("CT01"), guided ones first.
+
+        The index is built on first use from the catalog lines' document text (a regex pass, ~0.1 s).
+        """
+        if self._forms is None:
+            with self._lock:
+                if self._forms is None:
+                    self._forms = _form_index(self._lines)
+        users = self._forms.get(normal_code(code), [])
+        return sorted(users, key=lambda c: (c not in self._guides_by_code, code_key(c)))
+
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """Procedures matching the words, best first; insensitive to diacritics and case."""
         if not fold(query):
@@ -252,6 +266,22 @@ class CatalogLine:
             return dict(json.loads(self.text))
         except json.JSONDecodeError as error:
             raise KnowledgeFileError([Problem(self.path, self.number, "", f"invalid JSON: {error.msg}")]) from error
+
+
+def _form_index(lines: dict[str, CatalogLine]) -> dict[str, list[str]]:
+    """Form code -> codes of the procedures whose documents name it."""
+    index: dict[str, list[str]] = {}
+    for code, line in lines.items():
+        start, end = line.text.find('"documents":['), line.text.find('"steps":[')
+        for form in form_codes(line.text[start:end] if 0 <= start < end else line.text):
+            users = index.setdefault(form, [])
+            if code not in users:
+                users.append(code)
+    return index
+
+
+def code_key(code: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in code.split("."))
 
 
 def load_lines(root: Path) -> dict[str, CatalogLine]:

@@ -243,12 +243,19 @@ class WalkthroughStep(_Entry):
 
 
 class ChecklistItem(_Entry):
-    """A short item to prepare, anchored to a document row of the record."""
+    """A core document to prepare: the guide's short wording, anchored to a document row of the record."""
 
     item: str
-    # Start of (or words from) the record's document name this item comes from;
-    # `check` verifies that the record really lists it.
-    source: str
+    # The record's document row, by `knowledge.document_key` of its name (its first words,
+    # folded: "to-khai-dang-ky-khai-sinh-theo-mau"); copies and form file are read there.
+    # `check` fails when the record no longer has a row with this key.
+    document: str
+
+    @validator("document")
+    def _key_format(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            raise ValueError(f"a document key is lowercase-with-dashes (knowledge.document_key): {value!r}")
+        return value
 
 
 class Guide(_Entry):

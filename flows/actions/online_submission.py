@@ -17,7 +17,7 @@ from flows.actions.procedure_info import _candidates, choice_buttons, decide
 from flows.engine import ActionContext
 from flows.replies import Button, ChecklistItem, Link
 from flows.responses import intent_payload
-from knowledge import fold, fold_words
+from knowledge import fold, fold_words, select_documents
 from nlu.result import ProcedureMatch
 
 INTENT = "ask_howto_online"
@@ -282,15 +282,14 @@ def short(text: str, limit: int) -> str:
     return text[: limit + 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def record_checklist(procedure: Any) -> tuple[list[str], int]:
-    """Documents to prepare from the record's rows (notes left out, repeats merged) and how many were left out."""
-    items: list[str] = []
-    for document in procedure.documents:
-        name = _LEADING_MARKS.sub("", document.name).strip()
-        if document.is_note or not name or name in items:
-            continue
-        items.append(name)
-    return [short(i, ITEM_CHARS) for i in items[:MAX_CHECKLIST]], max(0, len(items) - MAX_CHECKLIST)
+def record_checklist(procedure: Any, guide: Any = None) -> tuple[list[str], int]:
+    """Documents to prepare, the same selection as the documents answer (knowledge.select_documents):
+    the core documents (the guide's, or the record's general rows), and how many were left out
+    (special cases and rows past the limit)."""
+    selection = select_documents(procedure, guide)
+    items = list(dict.fromkeys(c.text for c in selection.core))
+    left_out = max(0, len(items) - MAX_CHECKLIST) + selection.special_count
+    return [short(i, ITEM_CHARS) for i in items[:MAX_CHECKLIST]], left_out
 
 
 def record_parts(steps: list[str]) -> list[str]:
@@ -362,10 +361,9 @@ def walkthrough(ctx: ActionContext) -> Walkthrough:
     mode = ctx.slots.get("online_submission_mode") or "partial"
     if guide is not None:
         steps = _guided_steps(ctx, procedure, guide, mode)
-        checklist, more = [short(d.item, ITEM_CHARS) for d in guide.documents_to_prepare], 0
     else:
         steps = _generic_steps(ctx, procedure, mode)
-        checklist, more = record_checklist(procedure)
+    checklist, more = record_checklist(procedure, guide)
     if checklist and not any(s.checklist for s in steps):
         steps.insert(0, _generic_step(ctx, "chuan-bi", procedure))
     return Walkthrough(procedure, guide, mode, tuple(steps), tuple(checklist), more)

@@ -26,7 +26,7 @@ from flows.actions.online_submission import (
 from flows.actions.portal_help import TOPICS, topic_of
 from flows.engine import ActionContext, FlowEngine, State
 from flows.services import Services
-from knowledge import load_knowledge
+from knowledge import load_knowledge, select_documents
 from nlu.result import ParseResult, parse_payload
 
 NOW = datetime(2026, 11, 22, 9, 0)
@@ -217,12 +217,14 @@ def test_record_steps_are_grouped_where_a_new_step_starts():
     assert record_parts(["", "  "]) == []
 
 
-def test_a_checklist_from_the_record_drops_notes_and_repeats_and_says_how_many_it_left_out(knowledge):
+def test_a_checklist_from_the_record_is_the_documents_answers_selection_and_says_how_many_it_left_out(knowledge):
     procedure = next(p for p in knowledge.procedures if knowledge.guide(p.code) is None
-                     and len({d.name for d in p.documents if not d.is_note}) > 8)
+                     and len(select_documents(p, None).core) > 8 and select_documents(p, None).cases)
     items, left_out = record_checklist(procedure)
-    rows = list(dict.fromkeys(d.name.lstrip("-–•+*.)( ").strip() for d in procedure.documents if not d.is_note))
-    assert len(items) == 8 and left_out == len(rows) - 8
+    selection = select_documents(procedure, None)
+    assert items == [short(c.text, ITEM_CHARS) for c in selection.core[:8]]
+    assert left_out == len(selection.core) - 8 + selection.special_count
+    assert not any(n.is_note for n in (c.document for c in selection.core))
     assert len(set(items)) == len(items) and all(len(i) <= ITEM_CHARS + 1 for i in items)  # "…" when cut
 
 

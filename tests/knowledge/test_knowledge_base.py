@@ -15,9 +15,9 @@ CATALOG = KNOWLEDGE_ROOT / "catalog"
 def test_public_api_is_exported():
     import knowledge
 
-    assert knowledge.__all__ == [
-        "MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "fold_words", "link_decision", "load_knowledge"
-    ]
+    assert {"MENTIONED", "Guide", "KnowledgeBase", "Procedure", "SearchHit", "fold", "fold_words", "link_decision",
+            "load_knowledge", "select_documents", "fee_on", "display_name"} <= set(knowledge.__all__)
+    assert all(hasattr(knowledge, name) for name in knowledge.__all__)
     assert callable(fold) and issubclass(Procedure, object) and issubclass(Guide, object) and SearchHit
 
 

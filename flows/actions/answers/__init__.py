@@ -1,0 +1,1 @@
+"""Answers about a procedure: what each aspect says and how it fits one phone screen."""

@@ -1,0 +1,320 @@
+"""What each aspect of a procedure says, built from its catalog record (and guide), ordered for the common case.
+
+Every builder returns the lines of one view of an aspect: `main` (the first screen: the common
+case, short items), `cases` (the special cases, grouped by case) or `all` (the record's full text).
+Wording around the facts comes from flows/responses/procedure_info.yml.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Callable
+
+from flows.actions.answers.compose import clip
+from knowledge import FeeToday, clean_name, fee_on, fold, form_codes, format_amount, mentions_other_charges, select_documents
+
+__all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
+
+Text = Callable[..., str]
+# A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
+ITEM_CHARS = 150
+# A fee note this short ("Sát hạch thực hành") is said with its amount.
+SHORT_NOTE = 60
+# A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
+LONG_NOTE = 220
+# Words of its own a condition must share with a question to be the one that decides it.
+DECIDING_WORDS = 3
+_STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
+_TOP_ITEM = re.compile(r"^\s*(?:-|–|•|\d+\s*[.)]|[a-zđ]\)\s)")
+_FORM_NAME = re.compile(r"^(tờ khai|đơn|phiếu|giấy đề nghị|văn bản đề nghị|bản khai|mẫu|biểu mẫu)|theo mẫu|\(mẫu|mẫu số", re.I)
+
+
+def _date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _copies(text: Text, document: Any) -> str:
+    if not document.quantity:
+        return text("quantity_unknown")
+    if "xuất trình" in (document.group or "").lower():  # shown at the desk, not left with the file
+        return text("quantity_show")
+    return ", ".join(text(f"quantity_{q.kind}", count=q.count) for q in document.quantity)
+
+
+# -- documents ---------------------------------------------------------------------
+
+
+def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    selection = select_documents(procedure, guide)
+    if part == "cases":
+        lines = []
+        for case, docs in selection.cases:
+            lines.append(text("case_line", case=clip(case, ITEM_CHARS) if case else text("case_other")))
+            lines += [text("item_line", text=clean_name(d.name)) for d in docs]
+        return lines, {}
+    if part == "all":
+        return [text("document_full_line", name=clean_name(d.name), quantity=_copies(text, d))
+                for d in procedure.documents if clean_name(d.name)], {}
+    core = list(selection.core)
+    lines = [text("document_line", number=i, name=clip(c.text, ITEM_CHARS), quantity=_copies(text, c.document))
+             for i, c in enumerate(core, 1)]
+    if not lines and selection.cases:  # every row is for some case: show the cases at once
+        return documents(text, procedure, guide, "cases")
+    return lines, {"cases": selection.special_count}
+
+
+# -- fee ---------------------------------------------------------------------------
+
+
+def _fee_value(text: Text, fee: FeeToday) -> str:
+    amounts = ", ".join(format_amount(a) for a in fee.amounts)
+    if fee.kind == "expired":
+        return text("fee_expired", amounts=amounts, date=_date(fee.expired_on)) if fee.expired_on else text("fee_unknown")
+    if fee.kind == "free":
+        value = text("fee_free")
+    elif fee.kind == "amount":
+        value = amounts
+    else:
+        return text("fee_unknown")
+    if fee.until is not None:
+        then = ", ".join(format_amount(a) for a in fee.then) if fee.then else text("fee_free_lower")
+        then = then if fee.then or fee.then_free else text("fee_then_unknown")
+        value = text("fee_until", value=value, date=_date(fee.until), then=then)
+    if fee.abroad:
+        value = text("fee_abroad", value=value)
+    return value
+
+
+def _merged(pairs: list[tuple[str, str]], text: Text) -> list[str]:
+    """One line per distinct value, naming every channel that has it ("Trực tiếp, trực tuyến: …")."""
+    order: dict[str, list[str]] = {}
+    for channel, value in pairs:
+        order.setdefault(value, []).append(channel)
+    if len(order) == 1 and len(pairs) > 1:
+        return [text("all_channels_line", value=next(iter(order)))]
+    lines = []
+    for value, channels in order.items():
+        names = list(dict.fromkeys(channels))
+        lines.append(text("channel_line", channel=", ".join([names[0], *(n.lower() for n in names[1:])]), value=value))
+    return lines
+
+
+def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    today_fees = [(c, fee_on(c.fee, today, c.kind)) for c in procedure.channels]
+    if part == "all":
+        lines = []
+        for channel, f in today_fees:
+            lines.append(text("channel_line", channel=text(f"channel_{channel.kind}"), value=_fee_value(text, f)))
+            lines += [text("note_line", text=s.lstrip("-+• ")) for s in f.sentences]
+        return lines, {}
+    # Dated clauses in force are already in the amounts; a short note that says what the amount is
+    # for goes with it; the other sentences are quoted whole below.
+    dated = {c.text for _, f in today_fees for c in f.clauses}
+    said = {fold(text("fee_free")), fold(text("fee_free_stated"))}
+    pairs, notes = [], []
+    for channel, today_fee in today_fees:
+        value = _fee_value(text, today_fee)
+        amounts = {format_amount(a).split(" ")[0] for a in today_fee.amounts + today_fee.then}
+        own = [s.lstrip("-+• ") for s in today_fee.sentences if s not in dated and fold(s).strip(" .") not in said
+               and not (len(s) <= SHORT_NOTE // 2 and any(a in s for a in amounts))]  # "200.000đ/ hộ chiếu."
+        if len(own) == 1 and len(own[0]) <= SHORT_NOTE:
+            value, own = text("fee_with_note", value=value, note=own[0].rstrip(".")), []
+        pairs.append((text(f"channel_{channel.kind}"), value))
+        notes += own
+    lines = _merged(pairs, text)
+    notes = list(dict.fromkeys(notes))
+    # A note is quoted whole or not at all (a fee rule cut mid-sentence misleads): long ones are under "Xem đầy đủ".
+    shown = [n for n in notes if len(n) <= LONG_NOTE][:2]
+    lines += [text("note_line", text=n) for n in shown]
+    if len(shown) < len(notes):
+        lines.append(text("fee_notes_more", count=len(notes) - len(shown)))
+    upcoming = {c.text for _, f in today_fees for c in f.upcoming}
+    for clause in list(upcoming)[:1]:
+        lines.append(text("fee_upcoming", text=clip(clause, ITEM_CHARS)))
+    notes_text = [c.fee.text for c in procedure.channels]
+    tail = [text("fee_other_charges")] if mentions_other_charges(*notes_text, *procedure.steps) else []
+    return lines, {"all": int(len(shown) < len(notes)), "tail": tail}
+
+
+# -- time --------------------------------------------------------------------------
+
+
+def _time_value(text: Text, time: Any) -> str:
+    if time.value is None:
+        return clip(time.text, ITEM_CHARS) if time.text and fold(time.text) != "khong co thong tin" else text("time_unknown")
+    value = f"{time.value:g}"
+    if time.unit is None:
+        return text("time_no_unit", value=value)
+    return text(f"unit_{time.unit}", value=value)
+
+
+def time(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    pairs = [(text(f"channel_{c.kind}"), _time_value(text, c.time)) for c in procedure.channels]
+    tail = []
+    if "ngay_lam_viec" in {c.time.unit for c in procedure.channels}:
+        tail.append(text("working_days_explained"))
+    if any(c.time.value is not None and c.time.unit is None for c in procedure.channels):
+        tail.append(text("time_no_unit_explained"))
+    return _merged(pairs, text), {"tail": tail}
+
+
+# -- where, who, conditions, result, legal -----------------------------------------
+
+
+def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    agencies = procedure.agencies
+    limit = 10_000 if part == "all" else ITEM_CHARS
+    lines = []
+    if agencies.implementing:
+        lines.append(text("agency_line", value=clip(agencies.implementing, limit)))
+    if agencies.submission_address and fold(agencies.submission_address) != "khong co thong tin":
+        lines.append(text("address_line", value=clip(agencies.submission_address, limit)))
+    if procedure.levels and not lines:  # the level says where only when the record names no agency
+        lines.append(text("level_line", value="; ".join(text(f"level_{lv}") for lv in procedure.levels)))
+    kinds = [text(f"channel_{c.kind}") for c in procedure.channels]
+    if kinds:
+        names = list(dict.fromkeys(kinds))
+        lines.append(text("ways_line", value=", ".join([names[0], *(n.lower() for n in names[1:])])))
+    longer = len(agencies.implementing) > ITEM_CHARS or len(agencies.submission_address) > ITEM_CHARS
+    return lines, {"all": int(longer and part != "all")}
+
+
+def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    return [text("item_line", text=a.lstrip("-+• ")) for a in procedure.audience], {}
+
+
+def _deciding(items: list[str], asked: str) -> str | None:
+    """The condition a yes/no question is about: the one sharing at least three of its own words with the question.
+
+    Only words found in a single condition count (the words every condition shares decide nothing).
+    """
+    words = [set(fold(c).split()) for c in items]
+    counts: dict[str, int] = {}
+    for own in words:
+        for word in own:
+            counts[word] = counts.get(word, 0) + 1
+    question = {w for w in fold(asked).split() if len(w) > 1}
+    scored = [(len({w for w in own & question if counts[w] == 1}), i) for i, own in enumerate(words)]
+    best, index = max(scored, default=(0, -1))
+    return items[index] if best >= DECIDING_WORDS else None
+
+
+def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
+    items = [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
+    if part == "all":
+        return [text("item_line", text=c) for c in items], {}
+    lines = []
+    deciding = _deciding(items, asked) if asked and len(items) > 1 else None
+    if deciding is not None:
+        lines.append(text("condition_deciding", text=clip(deciding, ITEM_CHARS * 2)))
+        items = [c for c in items if c is not deciding]
+    lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items]
+    return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
+
+
+def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    limit = 10_000 if part == "all" else ITEM_CHARS
+    return [text("item_line", text=clip(r.lstrip("-+• "), limit)) for r in procedure.result], {}
+
+
+def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    return [text("item_line", text=clip(f"{r.title} ({r.number})" if r.number else r.title, ITEM_CHARS))
+            for r in procedure.legal_basis], {}
+
+
+# -- steps -------------------------------------------------------------------------
+
+
+def step_parts(steps: list[str]) -> list[str]:
+    """The record's steps as whole steps: by "Bước N" when it has them, else by its top-level items."""
+    lines = [s.strip() for s in steps if s.strip()]
+    marked = any(_STEP_MARK.match(s) for s in lines)
+    parts: list[list[str]] = []
+    for line in lines:
+        opens = bool(_STEP_MARK.match(line)) if marked else bool(_TOP_ITEM.match(line)) and not line.lstrip().startswith("+")
+        if opens or not parts:
+            parts.append([_STEP_MARK.sub("", line)])
+        else:
+            parts[-1].append(line)
+    joined = []
+    for part in parts:
+        head, *rest = [" ".join(x.split()).lstrip("-–•+* ").strip() for x in part]
+        if rest and head and len(head) <= 40 and not head.endswith((".", ":", ";")):
+            head += ":"  # "Bước 2: Nộp hồ sơ" followed by how
+        text_ = " ".join([head, *rest]).strip()
+        if text_:
+            joined.append(text_)
+    return joined
+
+
+def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    parts = step_parts(procedure.steps)
+    if part == "all":
+        return [text("step_line", number=i, text=p) for i, p in enumerate(parts, 1)], {}
+    return [text("step_line", number=i, text=clip(p, ITEM_CHARS)) for i, p in enumerate(parts, 1)], {
+        "all": int(any(len(p) > ITEM_CHARS for p in parts))
+    }
+
+
+# -- forms -------------------------------------------------------------------------
+
+
+def form_documents(procedure: Any) -> list[Any]:
+    """The record's documents that are forms to fill in: a form file, a form code or a form-like name."""
+    forms = []
+    seen: set[str] = set()
+    for document in procedure.documents:
+        name = clean_name(document.name)
+        if not (document.template or form_codes(name) or _FORM_NAME.search(name)) or document.is_note:
+            continue
+        key = fold(name)[:80]
+        if key not in seen:
+            seen.add(key)
+            forms.append(document)
+    return forms
+
+
+def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, Any]]:
+    found = form_documents(procedure)
+    every = len(found)
+    if asked_codes and part != "all":  # the form asked by code, alone on the first screen
+        asked = [d for d in found if set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes)]
+        found = asked[:1] or found
+    limit = 10_000 if part == "all" else ITEM_CHARS
+    lines = []
+    for document in found:
+        codes = form_codes(f"{document.name} {document.template or ''}")
+        name = clip(clean_name(document.name), limit).rstrip(".;, ")
+        named = codes and codes[0].lower() in name.lower()
+        lines.append(text("form_line", name=name, code=text("form_code", code=codes[0]) if codes and not named else ""))
+    if not lines:
+        return [text("forms_none")], {}
+    longer = part != "all" and (len(found) < every or any(len(clean_name(d.name)) > ITEM_CHARS for d in found))
+    return lines, {"all": int(longer), "tail": [text("forms_download")]}
+
+
+def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    return [text("procedure_info_postal_yes" if procedure.channel("postal") else "procedure_info_postal_no")], {}
+
+
+def online(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    has_online = procedure.channel("online") is not None
+    key = f"online_level_{procedure.online_level}" if has_online else "online_none"
+    return [text(key)], {}
+
+
+BUILDERS: dict[str, Callable[..., tuple[list[str], dict[str, Any]]]] = {
+    "documents": documents,
+    "fee": fee,
+    "time": time,
+    "where": where,
+    "conditions": conditions,
+    "result": result,
+    "legal": legal,
+    "steps": steps,
+    "forms": forms,
+    "who": who,
+    "postal": postal,
+    "online": online,
+}
