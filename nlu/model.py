@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nlu.acts import QUESTION_INTENT
 from nlu.predict_graph import PredictGraph, load_predict_graph
 from nlu.result import ParseResult, ProcedureMatch
 from nlu.train import model_file
@@ -63,18 +64,32 @@ class NluModel:
         return self.parse_sync(text)
 
 
+# The flows start on the question intent of the part asked first (procedure_info answers it);
+# a question about a part without an intent of its own (steps, forms, who, online) stays
+# ask_procedure, and every part asked is in ParseResult.aspects.
+INTENT_OF_ASPECT = {
+    "documents": "ask_documents", "fee": "ask_fee", "time": "ask_processing_time", "where": "ask_where",
+    "conditions": "ask_conditions", "result": "ask_result", "legal": "ask_legal_basis", "postal": "ask_postal",
+}
+
+
 def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
     intent = raw.get("intent") or {}
     entities: dict[str, str] = {}
     for entity in raw.get("entities", []):
         entities.setdefault(entity["entity"], str(entity["value"]))
+    name = intent.get("name")
+    aspects = [str(a) for a in raw.get("aspects") or []]
+    if name == QUESTION_INTENT and aspects:
+        name = INTENT_OF_ASPECT.get(aspects[0], QUESTION_INTENT)
     return read_bare_name(ParseResult(
         text=text,
-        intent=intent.get("name"),
+        intent=name,
         confidence=float(intent.get("confidence") or 0.0),
         ranking=[(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking", [])],
         entities=entities,
         procedures=[ProcedureMatch(p["code"], p["name"], float(p["score"])) for p in raw.get("procedures", [])],
+        aspects=aspects,
     ))
 
 
@@ -85,7 +100,7 @@ BARE_NAME_WORDS = 8
 UNSURE = 0.75
 BARE_NAME_INTENT = "ask_documents"
 PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
-                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online")
+                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online", QUESTION_INTENT)
 
 
 def read_bare_name(parse: ParseResult) -> ParseResult:
@@ -101,5 +116,5 @@ def read_bare_name(parse: ParseResult) -> ParseResult:
         and parse.intent not in PROCEDURE_INTENTS
         and len(parse.text.split()) <= BARE_NAME_WORDS
     ):
-        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE)
+        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
     return parse

@@ -27,6 +27,7 @@ class ParseResult:
     entities: dict[str, str] = field(default_factory=dict)
     procedures: list[ProcedureMatch] = field(default_factory=list)
     from_button: bool = False
+    aspects: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +39,7 @@ class ParseResult:
             "procedures": [
                 {"code": p.code, "name": p.name, "score": round(p.score, 4)} for p in self.procedures
             ],
+            "aspects": list(self.aspects),
         }
 
 
@@ -56,4 +58,7 @@ def parse_payload(text: str) -> ParseResult | None:
             return None
         entities = {str(k): str(v) for k, v in raw.items()}
     intent = match.group("intent")
-    return ParseResult(text=text, intent=intent, confidence=1.0, ranking=[(intent, 1.0)], entities=entities, from_button=True)
+    aspects = [entities["aspect"]] if entities.get("aspect") else []
+    return ParseResult(
+        text=text, intent=intent, confidence=1.0, ranking=[(intent, 1.0)], entities=entities, from_button=True, aspects=aspects
+    )

@@ -1,0 +1,116 @@
+"""What a message wants (its act) and which parts of a procedure it asks about (its aspects).
+
+The words that decide both live in YAML (act_words.yml, aspects.yml); this module reads them
+into phrase sets matched on the canonical (folded, short forms expanded) text. The Rasa
+components persist what they read, so a model answers the same wherever it is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from nlu.normalize import load_lexicon, normalize
+
+NLU_DIR = Path(__file__).resolve().parent
+ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
+ASPECTS_FILE = NLU_DIR / "aspects.yml"
+# The aspect names the whole project uses (README, "Understanding").
+ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who", "online", "postal")
+# The act every question about a procedure is, whatever part it asks about.
+QUESTION_INTENT = "ask_procedure"
+
+
+class PhraseSet:
+    """Phrases in canonical form, found as whole words in canonical text."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.phrases = sorted({p for p in phrases if p}, key=lambda p: (-len(p), p))
+        body = "|".join(re.escape(p) for p in self.phrases)
+        self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)") if body else None
+
+    def find(self, canonical: str) -> list[tuple[int, str]]:
+        """(position, phrase) of each phrase in the text, longest first where they overlap."""
+        return [] if self._pattern is None else [(m.start(), m.group(0)) for m in self._pattern.finditer(canonical)]
+
+    def __contains__(self, canonical: object) -> bool:
+        return isinstance(canonical, str) and bool(self.find(canonical))
+
+
+def _canonical(phrases: Iterable[Any]) -> list[str]:
+    lexicon = load_lexicon()
+    return [normalize(str(p), lexicon) for p in phrases]
+
+
+def _read(path: Path, what: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read the {what}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of {what}")
+    return raw
+
+
+@dataclass(frozen=True)
+class ActWords:
+    """Each guarded act's own words, and the words that ask."""
+
+    acts: dict[str, list[str]]
+    question_words: list[str]
+
+    @classmethod
+    def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
+        raw = _read(path, "act words")
+        acts = raw.get("acts") or {}
+        if not isinstance(acts, dict) or not all(isinstance(v, list) for v in acts.values()):
+            raise ValueError(f"{path}: 'acts' maps an intent to a list of its words")
+        return cls({str(a): _canonical(ws) for a, ws in acts.items()}, _canonical(raw.get("question_words") or []))
+
+    def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.acts.items()}, PhraseSet(self.question_words)
+
+
+@dataclass(frozen=True)
+class AspectWords:
+    """Which aspect each training intent teaches, and each aspect's anchor phrases."""
+
+    intents: dict[str, str]
+    anchors: dict[str, list[str]]
+
+    @classmethod
+    def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
+        raw = _read(path, "aspects")
+        intents = {str(k): str(v) for k, v in (raw.get("intents") or {}).items()}
+        anchors = raw.get("anchors") or {}
+        unknown = sorted((set(intents.values()) | set(anchors)) - set(ASPECTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown aspect(s) {unknown}; the names are {', '.join(ASPECTS)}")
+        return cls(intents, {str(a): _canonical(ps) for a, ps in anchors.items()})
+
+    def aspects_of(self, intent: str | None) -> list[str] | None:
+        """The aspects a training intent teaches ("ask_fee+ask_processing_time": fee, time); None if not a question."""
+        if not intent:
+            return None
+        parts = intent.split("+")
+        if not all(p in self.intents for p in parts):
+            return None
+        return list(dict.fromkeys(self.intents[p] for p in parts))
+
+    def matcher(self) -> AnchorMatcher:
+        return AnchorMatcher(self.anchors)
+
+
+class AnchorMatcher:
+    """Finds the aspects a canonical text names by their anchors, in the order they are asked."""
+
+    def __init__(self, anchors: dict[str, list[str]]) -> None:
+        self._aspect_of = {p: a for a, ps in anchors.items() for p in ps}
+        self._phrases = PhraseSet(self._aspect_of)
+
+    def find(self, canonical: str) -> list[str]:
+        return list(dict.fromkeys(self._aspect_of[p] for _, p in self._phrases.find(canonical)))

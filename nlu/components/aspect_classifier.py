@@ -1,0 +1,166 @@
+"""A Rasa component that tells which parts of a procedure a question asks about (its aspects).
+
+Two signals: anchors, the catalog's headings and their everyday words (aspects.yml), found in
+the canonical text, several allowed, in the order asked; and, for a message with no anchor, a
+one-vs-rest logistic regression over the same sparse features as the intent classifier,
+trained on the question examples (their intent names the aspects). Only a message whose act is
+a question about a procedure gets aspects. Weights are saved as numpy arrays (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack, vstack
+
+from nlu.acts import ASPECTS, ASPECTS_FILE, QUESTION_INTENT, AnchorMatcher, AspectWords
+
+ASPECTS_KEY = "aspects"
+
+
+def _features(messages: List[Message]) -> csr_matrix:
+    rows = []
+    for message in messages:
+        parts = [
+            f.features for f in message.features
+            if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()
+        ]
+        if not parts:
+            raise ValueError("AspectClassifier: no sparse sentence features; put it after the featurisers")
+        rows.append(hstack(parts, format="csr") if len(parts) != 1 else csr_matrix(parts[0]))
+    return vstack(rows, format="csr") if len(rows) != 1 else rows[0]
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class AspectClassifier(GraphComponent):
+    """Adds `aspects`: the parts of a procedure the question asks about (names from nlu/acts.py)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # YAML of the aspects: which training intent teaches which, and each one's anchors
+            "aspects": str(ASPECTS_FILE),
+            # the act whose messages get aspects (the intent classifier's question intent)
+            "question_intent": QUESTION_INTENT,
+            # without an anchor, every aspect at least this probable (at least the best one)
+            "threshold": 0.5,
+            # inverse regularisation strength of the logistic regressions
+            "C": 1.0,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        path = Path({**cls.get_default_config(), **config}["aspects"])
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
+        unknown = set(config) - set(self.get_default_config())
+        if unknown:
+            raise ValueError(f"AspectClassifier: unknown option(s) {sorted(unknown)}")
+        self.config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._anchors: Dict[str, List[str]] = {}
+        self._matcher = AnchorMatcher({})
+        self._classes: List[str] = []
+        self._coef = np.zeros((0, 0))
+        self._intercept = np.zeros(0)
+
+    @classmethod
+    def create(
+        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+    ) -> AspectClassifier:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        words = AspectWords.from_yaml(Path(self.config["aspects"]))
+        self._anchors = words.anchors
+        self._matcher = words.matcher()
+        examples, labels = [], []
+        for example in training_data.intent_examples:
+            aspects = words.aspects_of(example.get(INTENT))
+            if aspects and example.get(TEXT):
+                examples.append(example)
+                labels.append(set(aspects))
+        self._classes = [a for a in ASPECTS if any(a in label for label in labels)]
+        if examples:
+            X = _features(examples)
+            coef, intercept = [], []
+            for aspect in self._classes:
+                y = np.array([aspect in label for label in labels], dtype=int)
+                clf = LogisticRegression(C=float(self.config["C"]), max_iter=300, class_weight="balanced")
+                clf.fit(X, y)
+                coef.append(clf.coef_[0])
+                intercept.append(clf.intercept_[0])
+            self._coef, self._intercept = np.array(coef), np.array(intercept)
+        with self._storage.write_to(self._resource) as model_dir:
+            np.savez(
+                model_dir / "aspects.npz",
+                coef=self._coef,
+                intercept=self._intercept,
+                classes=np.array(self._classes, dtype=str),
+                anchors=np.array(json.dumps(self._anchors, ensure_ascii=False)),
+            )
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> AspectClassifier:
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                with np.load(model_dir / "aspects.npz", allow_pickle=False) as saved:
+                    component._coef, component._intercept = saved["coef"], saved["intercept"]
+                    component._classes = [str(c) for c in saved["classes"]]
+                    component._anchors = json.loads(str(saved["anchors"]))
+        except (ValueError, FileNotFoundError, KeyError) as e:
+            raise ValueError(f"AspectClassifier: the model has no trained aspects ({resource.name}): {e}") from e
+        component._matcher = AnchorMatcher(component._anchors)
+        return component
+
+    def probabilities(self, messages: List[Message]) -> np.ndarray:
+        """P(aspect asked) per message and aspect (self._classes order)."""
+        if not self._classes or not messages:
+            return np.zeros((len(messages), len(self._classes)))
+        scores = _features(messages) @ self._coef.T + self._intercept
+        return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
+
+    def aspects(self, canonical: str, probabilities: np.ndarray) -> List[str]:
+        """The anchors' aspects when there are any, else the classifier's."""
+        anchored = self._matcher.find(canonical)
+        if anchored or not self._classes:
+            return anchored
+        order = np.argsort(-probabilities)
+        sure = [self._classes[i] for i in order if probabilities[i] >= self.config["threshold"]]
+        return sure or [self._classes[int(order[0])]]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        asked = [m for m in messages if (m.get(INTENT) or {}).get("name") == self.config["question_intent"]]
+        for message in messages:
+            message.set(ASPECTS_KEY, [], add_to_output=True)
+        if asked:
+            for message, row in zip(asked, self.probabilities(asked)):
+                message.set(ASPECTS_KEY, self.aspects(message.get(TEXT) or "", row), add_to_output=True)
+        return messages
