@@ -64,12 +64,14 @@ class NluModel:
         return self.parse_sync(text)
 
 
-# The flows start on the question intent of the part asked first (procedure_info answers it);
-# a question about a part without an intent of its own (steps, forms, who, online) stays
-# ask_procedure, and every part asked is in ParseResult.aspects.
+# The flows start on the question intent of the part asked first (procedure_info answers it):
+# forms are in the documents list (tờ khai theo mẫu), who may apply is with the conditions
+# (đối tượng, điều kiện); steps and online stay ask_procedure (never the submission flow).
+# Every part asked is in ParseResult.aspects.
 INTENT_OF_ASPECT = {
     "documents": "ask_documents", "fee": "ask_fee", "time": "ask_processing_time", "where": "ask_where",
     "conditions": "ask_conditions", "result": "ask_result", "legal": "ask_legal_basis", "postal": "ask_postal",
+    "forms": "ask_documents", "who": "ask_conditions",
 }
 
 

@@ -55,6 +55,9 @@ class AspectClassifier(GraphComponent):
             "question_intent": QUESTION_INTENT,
             # without an anchor, every aspect at least this probable (at least the best one)
             "threshold": 0.5,
+            # an anchored aspect the classifier gives less than this is a word in passing, not asked
+            # (the best anchored one is always kept)
+            "anchor_floor": 0.2,
             # inverse regularisation strength of the logistic regressions
             "C": 1.0,
         }
@@ -148,10 +151,18 @@ class AspectClassifier(GraphComponent):
         return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
 
     def aspects(self, canonical: str, probabilities: np.ndarray) -> List[str]:
-        """The anchors' aspects when there are any, else the classifier's."""
+        """The anchors' aspects when there are any, most probable first, else the classifier's.
+
+        Where several are anchored, the classifier says which is asked: in "nộp online thì phí
+        bao nhiêu" online is how, the fee is what.
+        """
         anchored = self._matcher.find(canonical)
-        if anchored or not self._classes:
+        if not self._classes:
             return anchored
+        if anchored:
+            p = {a: float(probabilities[self._classes.index(a)]) if a in self._classes else 0.0 for a in anchored}
+            ranked = sorted(anchored, key=lambda a: -p[a])
+            return [a for i, a in enumerate(ranked) if i == 0 or p[a] >= self.config["anchor_floor"]]
         order = np.argsort(-probabilities)
         sure = [self._classes[i] for i in order if probabilities[i] >= self.config["threshold"]]
         return sure or [self._classes[int(order[0])]]
