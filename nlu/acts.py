@@ -8,7 +8,7 @@ components persist what they read, so a model answers the same wherever it is lo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -81,6 +81,8 @@ class AspectWords:
 
     intents: dict[str, str]
     anchors: dict[str, list[str]]
+    openers: list[str] = field(default_factory=list)
+    closers: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -90,7 +92,19 @@ class AspectWords:
         unknown = sorted((set(intents.values()) | set(anchors)) - set(ASPECTS))
         if unknown:
             raise ValueError(f"{path}: unknown aspect(s) {unknown}; the names are {', '.join(ASPECTS)}")
-        return cls(intents, {str(a): _canonical(ps) for a, ps in anchors.items()})
+        follow_up = raw.get("follow_up") or {}
+        return cls(
+            intents,
+            {str(a): _canonical(ps) for a, ps in anchors.items()},
+            _canonical(follow_up.get("openers") or []),
+            _canonical(follow_up.get("closers") or []),
+        )
+
+    def is_follow_up(self, canonical: str) -> bool:
+        """Whether a question opens or closes like one that continues the question before."""
+        return any(canonical == p or canonical.startswith(p + " ") for p in self.openers) or any(
+            canonical == p or canonical.endswith(" " + p) for p in self.closers
+        )
 
     def aspects_of(self, intent: str | None) -> list[str] | None:
         """The aspects a training intent teaches ("ask_fee+ask_processing_time": fee, time); None if not a question."""

@@ -12,7 +12,7 @@ people who write data, never to copy into training data).
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -206,7 +206,8 @@ def score_real(pairs: Sequence[tuple[RealExample, bool, Understood]], examples: 
             gold = "+".join(sorted(gold_aspects))
             confusions[("aspects", gold, "+".join(got.aspects) or "-")].append(text)
         elif example.act == "ask" and example.procedures and got.procedure not in example.procedures:
-            confusions[("procedure", "context" if example.context else "named", "none" if got.procedure is None else "other")].append(text)
+            where = "context" if example.context else "named"
+            confusions[("procedure", where, "none" if got.procedure is None else "other")].append(text)
     ordered = sorted(confusions.items(), key=lambda item: (-len(item[1]), item[0]))
     seconds = sorted(got.seconds for _, _, got in pairs)
     return {

@@ -4,7 +4,8 @@ Two signals: anchors, the catalog's headings and their everyday words (aspects.y
 the canonical text, several allowed, in the order asked; and, for a message with no anchor, a
 one-vs-rest logistic regression over the same sparse features as the intent classifier,
 trained on the question examples (their intent names the aspects). Only a message whose act is
-a question about a procedure gets aspects. Weights are saved as numpy arrays (no pickle).
+a question about a procedure gets aspects; one that continues the question before ("còn lệ phí
+thì sao") also gets a `follow_up` entity. Weights are saved as numpy arrays (no pickle).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
@@ -27,6 +28,7 @@ from scipy.sparse import csr_matrix, hstack, vstack
 from nlu.acts import ASPECTS, ASPECTS_FILE, QUESTION_INTENT, AnchorMatcher, AspectWords
 
 ASPECTS_KEY = "aspects"
+FOLLOW_UP = "follow_up"
 
 
 def _features(messages: List[Message]) -> csr_matrix:
@@ -77,7 +79,7 @@ class AspectClassifier(GraphComponent):
         self.config = {**self.get_default_config(), **config}
         self._storage = model_storage
         self._resource = resource
-        self._anchors: Dict[str, List[str]] = {}
+        self._words = AspectWords({}, {})
         self._matcher = AnchorMatcher({})
         self._classes: List[str] = []
         self._coef = np.zeros((0, 0))
@@ -93,7 +95,7 @@ class AspectClassifier(GraphComponent):
         from sklearn.linear_model import LogisticRegression
 
         words = AspectWords.from_yaml(Path(self.config["aspects"]))
-        self._anchors = words.anchors
+        self._words = words
         self._matcher = words.matcher()
         examples, labels = [], []
         for example in training_data.intent_examples:
@@ -118,7 +120,7 @@ class AspectClassifier(GraphComponent):
                 coef=self._coef,
                 intercept=self._intercept,
                 classes=np.array(self._classes, dtype=str),
-                anchors=np.array(json.dumps(self._anchors, ensure_ascii=False)),
+                words=np.array(json.dumps(self._words.__dict__, ensure_ascii=False)),
             )
         return self._resource
 
@@ -137,10 +139,10 @@ class AspectClassifier(GraphComponent):
                 with np.load(model_dir / "aspects.npz", allow_pickle=False) as saved:
                     component._coef, component._intercept = saved["coef"], saved["intercept"]
                     component._classes = [str(c) for c in saved["classes"]]
-                    component._anchors = json.loads(str(saved["anchors"]))
-        except (ValueError, FileNotFoundError, KeyError) as e:
+                    component._words = AspectWords(**json.loads(str(saved["words"])))
+        except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"AspectClassifier: the model has no trained aspects ({resource.name}): {e}") from e
-        component._matcher = AnchorMatcher(component._anchors)
+        component._matcher = component._words.matcher()
         return component
 
     def probabilities(self, messages: List[Message]) -> np.ndarray:
@@ -173,5 +175,9 @@ class AspectClassifier(GraphComponent):
             message.set(ASPECTS_KEY, [], add_to_output=True)
         if asked:
             for message, row in zip(asked, self.probabilities(asked)):
-                message.set(ASPECTS_KEY, self.aspects(message.get(TEXT) or "", row), add_to_output=True)
+                canonical = message.get(TEXT) or ""
+                message.set(ASPECTS_KEY, self.aspects(canonical, row), add_to_output=True)
+                if self._words.is_follow_up(canonical):
+                    entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
+                    message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages

@@ -141,7 +141,8 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         kept = [r for r in ranking if r["name"] not in dropped]
         total = sum(r["confidence"] for r in kept) or 1.0
         rescaled = [{**r, "confidence": r["confidence"] / total} for r in kept]
-        return sorted(rescaled, key=lambda r: -r["confidence"]) + [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
+        silenced = [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
+        return sorted(rescaled, key=lambda r: -r["confidence"]) + silenced
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not messages:
