@@ -83,6 +83,7 @@ class AspectWords:
     anchors: dict[str, list[str]]
     openers: list[str] = field(default_factory=list)
     closers: list[str] = field(default_factory=list)
+    weak: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -93,11 +94,16 @@ class AspectWords:
         if unknown:
             raise ValueError(f"{path}: unknown aspect(s) {unknown}; the names are {', '.join(ASPECTS)}")
         follow_up = raw.get("follow_up") or {}
+        weak = raw.get("weak_anchors") or {}
+        unknown = sorted(set(weak) - set(ASPECTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown aspect(s) {unknown} in weak_anchors")
         return cls(
             intents,
             {str(a): _canonical(ps) for a, ps in anchors.items()},
             _canonical(follow_up.get("openers") or []),
             _canonical(follow_up.get("closers") or []),
+            {str(a): _canonical(ps) for a, ps in weak.items()},
         )
 
     def is_follow_up(self, canonical: str) -> bool:
@@ -117,6 +123,9 @@ class AspectWords:
 
     def matcher(self) -> AnchorMatcher:
         return AnchorMatcher(self.anchors)
+
+    def weak_matcher(self) -> AnchorMatcher:
+        return AnchorMatcher(self.weak)
 
 
 class AnchorMatcher:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -25,9 +26,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
-from nlu.acts import ASPECTS, ASPECTS_FILE, QUESTION_INTENT, AnchorMatcher, AspectWords
+from nlu.acts import ACT_WORDS_FILE, ASPECTS, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
+from nlu.components.normalizer import ORIGINAL_TEXT
+from nlu.normalize import load_lexicon, normalize
 
 ASPECTS_KEY = "aspects"
+# Sentences: a long story is told in several, and only the ones that ask say which parts are asked.
+_SENTENCE_BREAK = re.compile(r"(?:[?!;\n]|[.:](?!\w))+")
 FOLLOW_UP = "follow_up"
 
 
@@ -53,10 +58,14 @@ class AspectClassifier(GraphComponent):
         return {
             # YAML of the aspects: which training intent teaches which, and each one's anchors
             "aspects": str(ASPECTS_FILE),
+            # YAML whose question_words tell the sentences that ask from the story around them
+            "act_words": str(ACT_WORDS_FILE),
             # the act whose messages get aspects (the intent classifier's question intent)
             "question_intent": QUESTION_INTENT,
             # without an anchor, every aspect at least this probable (at least the best one)
             "threshold": 0.5,
+            # a weak anchor (aspects.yml) counts when the classifier gives its aspect at least this
+            "weak_floor": 0.3,
             # an anchored aspect the classifier gives less than this is a word in passing, not asked
             # (the best anchored one is always kept)
             "anchor_floor": 0.2,
@@ -66,11 +75,14 @@ class AspectClassifier(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
-        path = Path({**cls.get_default_config(), **config}["aspects"])
-        try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
+        full = {**cls.get_default_config(), **config}
+        digest = hashlib.sha256()
+        for key in ("aspects", "act_words"):
+            try:
+                digest.update(Path(full[key]).read_bytes())
+            except OSError:
+                digest.update(f"missing {full[key]}".encode())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         unknown = set(config) - set(self.get_default_config())
@@ -80,7 +92,10 @@ class AspectClassifier(GraphComponent):
         self._storage = model_storage
         self._resource = resource
         self._words = AspectWords({}, {})
-        self._matcher = AnchorMatcher({})
+        self._matcher = self._words.matcher()
+        self._weak = self._words.weak_matcher()
+        self._question_words: List[str] = []
+        self._asking = PhraseSet([])
         self._classes: List[str] = []
         self._coef = np.zeros((0, 0))
         self._intercept = np.zeros(0)
@@ -97,6 +112,9 @@ class AspectClassifier(GraphComponent):
         words = AspectWords.from_yaml(Path(self.config["aspects"]))
         self._words = words
         self._matcher = words.matcher()
+        self._weak = words.weak_matcher()
+        self._question_words = ActWords.from_yaml(Path(self.config["act_words"])).question_words
+        self._asking = PhraseSet(self._question_words)
         examples, labels = [], []
         for example in training_data.intent_examples:
             aspects = words.aspects_of(example.get(INTENT))
@@ -121,6 +139,7 @@ class AspectClassifier(GraphComponent):
                 intercept=self._intercept,
                 classes=np.array(self._classes, dtype=str),
                 words=np.array(json.dumps(self._words.__dict__, ensure_ascii=False)),
+                question_words=np.array(json.dumps(self._question_words, ensure_ascii=False)),
             )
         return self._resource
 
@@ -140,9 +159,12 @@ class AspectClassifier(GraphComponent):
                     component._coef, component._intercept = saved["coef"], saved["intercept"]
                     component._classes = [str(c) for c in saved["classes"]]
                     component._words = AspectWords(**json.loads(str(saved["words"])))
+                    component._question_words = json.loads(str(saved["question_words"]))
         except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"AspectClassifier: the model has no trained aspects ({resource.name}): {e}") from e
         component._matcher = component._words.matcher()
+        component._weak = component._words.weak_matcher()
+        component._asking = PhraseSet(component._question_words)
         return component
 
     def probabilities(self, messages: List[Message]) -> np.ndarray:
@@ -151,6 +173,19 @@ class AspectClassifier(GraphComponent):
             return np.zeros((len(messages), len(self._classes)))
         scores = _features(messages) @ self._coef.T + self._intercept
         return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
+
+    def asking_part(self, original: str, canonical: str) -> str:
+        """The sentences that ask (a question mark or a question word), canonical; all when none does."""
+        sentences = [s for s in _SENTENCE_BREAK.split(original) if s.strip()]
+        if len(sentences) < 2:
+            return canonical
+        lexicon = load_lexicon()
+        asking = [normalize(s, lexicon) for s in sentences if self._asks(s, normalize(s, lexicon), original)]
+        return " ".join(asking) if asking else canonical
+
+    def _asks(self, sentence: str, canonical: str, original: str) -> bool:
+        end = original.find(sentence) + len(sentence)
+        return original[end:end + 1] == "?" or canonical in self._asking
 
     def aspects(self, canonical: str, probabilities: np.ndarray) -> List[str]:
         """The anchors' aspects when there are any, most probable first, else the classifier's.
@@ -161,8 +196,11 @@ class AspectClassifier(GraphComponent):
         anchored = self._matcher.find(canonical)
         if not self._classes:
             return anchored
+        p = {a: float(probabilities[i]) for i, a in enumerate(self._classes)}
+        weak = [a for a in self._weak.find(canonical) if a not in anchored and p.get(a, 0.0) >= self.config["weak_floor"]]
+        anchored += weak
         if anchored:
-            p = {a: float(probabilities[self._classes.index(a)]) if a in self._classes else 0.0 for a in anchored}
+            p = {a: p.get(a, 0.0) for a in anchored}
             ranked = sorted(anchored, key=lambda a: -p[a])
             return [a for i, a in enumerate(ranked) if i == 0 or p[a] >= self.config["anchor_floor"]]
         order = np.argsort(-probabilities)
@@ -176,7 +214,8 @@ class AspectClassifier(GraphComponent):
         if asked:
             for message, row in zip(asked, self.probabilities(asked)):
                 canonical = message.get(TEXT) or ""
-                message.set(ASPECTS_KEY, self.aspects(canonical, row), add_to_output=True)
+                asking = self.asking_part(message.get(ORIGINAL_TEXT) or canonical, canonical)
+                message.set(ASPECTS_KEY, self.aspects(asking, row), add_to_output=True)
                 if self._words.is_follow_up(canonical):
                     entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
                     message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
