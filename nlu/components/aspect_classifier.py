@@ -208,15 +208,15 @@ class AspectClassifier(GraphComponent):
         return sure or [self._classes[int(order[0])]]
 
     def process(self, messages: List[Message]) -> List[Message]:
-        asked = [m for m in messages if (m.get(INTENT) or {}).get("name") == self.config["question_intent"]]
-        for message in messages:
-            message.set(ASPECTS_KEY, [], add_to_output=True)
-        if asked:
-            for message, row in zip(asked, self.probabilities(asked)):
-                canonical = message.get(TEXT) or ""
-                asking = self.asking_part(message.get(ORIGINAL_TEXT) or canonical, canonical)
-                message.set(ASPECTS_KEY, self.aspects(asking, row), add_to_output=True)
-                if self._words.is_follow_up(canonical):
-                    entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
-                    message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
+        # Every message gets its aspects (the parse keeps them for a question only): a message the
+        # classifier reads as out of scope may still turn out to be a question (nlu/model.py).
+        if not messages:
+            return messages
+        for message, row in zip(messages, self.probabilities(messages)):
+            canonical = message.get(TEXT) or ""
+            asking = self.asking_part(message.get(ORIGINAL_TEXT) or canonical, canonical)
+            message.set(ASPECTS_KEY, self.aspects(asking, row), add_to_output=True)
+            if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and self._words.is_follow_up(canonical):
+                entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
+                message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages
