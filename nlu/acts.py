@@ -25,6 +25,19 @@ ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal",
 QUESTION_INTENT = "ask_procedure"
 
 
+def asking_sentences(original: str, asking: "PhraseSet") -> list[str] | None:
+    """The canonical sentences of a message that ask (a "?" after them or a question word),
+    or None when the message is one sentence, or none or all of them ask."""
+    pieces = [(m.start(), m.end()) for m in re.finditer(r"[^?!;\n.:]+(?:[.:]\w[^?!;\n.:]*)*", original)]
+    sentences = [(original[a:b], original[b:b + 1]) for a, b in pieces if original[a:b].strip()]
+    if len(sentences) < 2:
+        return None
+    lexicon = load_lexicon()
+    canonical = [(normalize(text, lexicon), after) for text, after in sentences]
+    chosen = [c for c, after in canonical if c and (after == "?" or c in asking)]
+    return chosen if 0 < len(chosen) < len([c for c, _ in canonical if c]) else None
+
+
 class PhraseSet:
     """Phrases in canonical form, found as whole words in canonical text."""
 

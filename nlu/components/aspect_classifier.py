@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -26,13 +25,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
-from nlu.acts import ACT_WORDS_FILE, ASPECTS, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
+from nlu.acts import ACT_WORDS_FILE, ASPECTS, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet, asking_sentences
 from nlu.components.normalizer import ORIGINAL_TEXT
-from nlu.normalize import load_lexicon, normalize
 
 ASPECTS_KEY = "aspects"
-# Sentences: a long story is told in several, and only the ones that ask say which parts are asked.
-_SENTENCE_BREAK = re.compile(r"(?:[?!;\n]|[.:](?!\w))+")
 FOLLOW_UP = "follow_up"
 
 
@@ -175,17 +171,9 @@ class AspectClassifier(GraphComponent):
         return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
 
     def asking_part(self, original: str, canonical: str) -> str:
-        """The sentences that ask (a question mark or a question word), canonical; all when none does."""
-        sentences = [s for s in _SENTENCE_BREAK.split(original) if s.strip()]
-        if len(sentences) < 2:
-            return canonical
-        lexicon = load_lexicon()
-        asking = [normalize(s, lexicon) for s in sentences if self._asks(s, normalize(s, lexicon), original)]
-        return " ".join(asking) if asking else canonical
-
-    def _asks(self, sentence: str, canonical: str, original: str) -> bool:
-        end = original.find(sentence) + len(sentence)
-        return original[end:end + 1] == "?" or canonical in self._asking
+        """The sentences that ask, canonical; the whole text when it is one sentence or all ask."""
+        chosen = asking_sentences(original, self._asking)
+        return " ".join(chosen) if chosen else canonical
 
     def aspects(self, canonical: str, probabilities: np.ndarray) -> List[str]:
         """The anchors' aspects when there are any, most probable first, else the classifier's.
