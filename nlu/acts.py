@@ -75,6 +75,9 @@ class ActWords:
 
     acts: dict[str, list[str]]
     question_words: list[str]
+    # per act, formal requests for a written answer that make a message that asks a question
+    # although it holds the act's words ("Đề nghị hướng dẫn … như thế nào?")
+    asked_in_writing: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -82,10 +85,23 @@ class ActWords:
         acts = raw.get("acts") or {}
         if not isinstance(acts, dict) or not all(isinstance(v, list) for v in acts.values()):
             raise ValueError(f"{path}: 'acts' maps an intent to a list of its words")
-        return cls({str(a): _canonical(ws) for a, ws in acts.items()}, _canonical(raw.get("question_words") or []))
+        written = raw.get("asked_in_writing") or {}
+        if not isinstance(written, dict) or not all(isinstance(v, list) for v in written.values()):
+            raise ValueError(f"{path}: 'asked_in_writing' maps an intent to a list of formal requests")
+        unknown = sorted(set(written) - set(acts))
+        if unknown:
+            raise ValueError(f"{path}: 'asked_in_writing' names acts without words: {unknown}")
+        return cls(
+            {str(a): _canonical(ws) for a, ws in acts.items()},
+            _canonical(raw.get("question_words") or []),
+            {str(a): _canonical(ws) for a, ws in written.items()},
+        )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
         return {a: PhraseSet(ws) for a, ws in self.acts.items()}, PhraseSet(self.question_words)
+
+    def written_sets(self) -> dict[str, PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.asked_in_writing.items()}
 
 
 @dataclass(frozen=True)

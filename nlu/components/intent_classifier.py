@@ -95,6 +95,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._act_words = ActWords({}, [])
         self._act_sets: Dict[str, PhraseSet] = {}
         self._asking = PhraseSet([])
+        self._written: Dict[str, PhraseSet] = {}
 
     def _read_word_lists(self) -> None:
         if self.config["question_intent"]:
@@ -106,6 +107,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
     def _use_act_words(self, words: ActWords) -> None:
         self._act_words = words
         self._act_sets, self._asking = words.sets()
+        self._written = words.written_sets()
 
     def act_of(self, intent: Optional[str]) -> Optional[str]:
         """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
@@ -131,7 +133,10 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             return ranking
         question = self.config["question_intent"]
         confidence = {r["name"]: r["confidence"] for r in ranking}
-        dropped = {name for name, words in self._act_sets.items() if name in confidence and canonical not in words}
+        dropped = {
+            name for name, words in self._act_sets.items()
+            if name in confidence and (canonical not in words or canonical in self._written.get(name, ()))
+        }
         top = max(confidence, key=lambda n: confidence[n])
         if top in self._act_sets and top not in dropped and question in confidence:
             if confidence[question] >= self.config["question_wins_ratio"] * confidence[top]:
