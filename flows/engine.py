@@ -277,6 +277,9 @@ class FlowEngine:
         step = self.flows[frame["flow"]].steps[frame["step"]]
         other_flow = self.starts.get(intent or "")
         digression = other_flow is not None and other_flow != frame["flow"] and self.flows[other_flow].interrupts
+        if digression and self._continues_topic(st, parse):
+            self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]
+            return
         if step.validate is None:
             if digression and parse.from_button:
                 self._digress(st, other_flow, parse, services, out, result)  # type: ignore[arg-type]
@@ -298,6 +301,16 @@ class FlowEngine:
         frame.get("vars", {}).pop(PROMPT_EXTRAS, None)  # they belonged to the question just answered
         frame["step"] = self._next_index(self.flows[frame["flow"]], step, frame["step"], None, st.slots)
         self._run(st, parse, services, out, result, fresh=False)
+
+    @staticmethod
+    def _continues_topic(st: State, parse: ParseResult) -> bool:
+        """A follow-up about the procedure under discussion ("còn lệ phí thì sao") while a flow waits
+        for something else (a rating's comment): the person goes on with their question, it is no answer.
+
+        The procedure (the global slot procedure_code) outlives the flows that ran since, so the
+        question binds to it after a status check, a rating or a handover too.
+        """
+        return not parse.from_button and bool(parse.entities.get("follow_up")) and bool(st.slots.get("procedure_code"))
 
     def _digress(
         self, st: State, flow_id: str, parse: ParseResult, services: Any, out: list[Reply], result: EngineResult

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from knowledge import link_decision
+from nlu.acts import QUESTION_INTENT
 from nlu.predict_graph import PredictGraph, load_predict_graph
 from nlu.result import ParseResult, ProcedureMatch
 from nlu.train import model_file
@@ -63,19 +65,60 @@ class NluModel:
         return self.parse_sync(text)
 
 
+# The flows start on the question intent of the part asked first (procedure_info answers it):
+# forms are in the documents list (tờ khai theo mẫu), who may apply is with the conditions
+# (đối tượng, điều kiện); steps and online stay ask_procedure (never the submission flow).
+# Every part asked is in ParseResult.aspects.
+INTENT_OF_ASPECT = {
+    "documents": "ask_documents", "fee": "ask_fee", "time": "ask_processing_time", "where": "ask_where",
+    "conditions": "ask_conditions", "result": "ask_result", "legal": "ask_legal_basis", "postal": "ask_postal",
+    "forms": "ask_documents", "who": "ask_conditions",
+}
+
+
 def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
     intent = raw.get("intent") or {}
     entities: dict[str, str] = {}
     for entity in raw.get("entities", []):
         entities.setdefault(entity["entity"], str(entity["value"]))
+    ranking = [(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking", [])]
+    procedures = [ProcedureMatch(p["code"], p["name"], float(p["score"])) for p in raw.get("procedures", [])]
+    name, confidence = read_named_question(intent.get("name"), float(intent.get("confidence") or 0.0), ranking, procedures)
+    aspects = [str(a) for a in raw.get("aspects") or []] if name == QUESTION_INTENT else []
+    if aspects:
+        name = INTENT_OF_ASPECT.get(aspects[0], QUESTION_INTENT)
     return read_bare_name(ParseResult(
         text=text,
-        intent=intent.get("name"),
-        confidence=float(intent.get("confidence") or 0.0),
-        ranking=[(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking", [])],
+        intent=name,
+        confidence=confidence,
+        ranking=ranking,
         entities=entities,
-        procedures=[ProcedureMatch(p["code"], p["name"], float(p["score"])) for p in raw.get("procedures", [])],
+        procedures=procedures,
+        aspects=aspects,
     ))
+
+
+# Between a question and out of scope, with a procedure named, the question wins when it has at
+# least this share of out of scope's confidence (as the act guard's question_wins_ratio).
+QUESTION_OVER_SCOPE = 0.5
+OUT_OF_SCOPE = "out_of_scope"
+
+
+def read_named_question(
+    intent: str | None, confidence: float, ranking: list[tuple[str, float]], procedures: list[ProcedureMatch]
+) -> tuple[str | None, float]:
+    """Honest scope both ways: a message that names a procedure, which the classifier is unsure is a
+    question or out of scope, is a question (the catalog may answer it).
+
+    Only the parse has both signals: the linker names the procedure, the classifier weighs the two.
+    A rule question ("không đăng ký tạm trú thì bị phạt bao nhiêu") is sure to be out of scope.
+    """
+    if intent != OUT_OF_SCOPE or link_decision([p.score for p in procedures]) == "weak":
+        return intent, confidence
+    question = dict(ranking).get(QUESTION_INTENT, 0.0)
+    if question >= QUESTION_OVER_SCOPE * confidence:
+        return QUESTION_INTENT, max(question, UNSURE)
+    return intent, confidence
 
 
 # A message that is only a procedure's name ("khai sinh", "ho chieu") has no words the classifier
@@ -85,7 +128,7 @@ BARE_NAME_WORDS = 8
 UNSURE = 0.75
 BARE_NAME_INTENT = "ask_documents"
 PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
-                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online")
+                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online", QUESTION_INTENT)
 
 
 def read_bare_name(parse: ParseResult) -> ParseResult:
@@ -101,5 +144,5 @@ def read_bare_name(parse: ParseResult) -> ParseResult:
         and parse.intent not in PROCEDURE_INTENTS
         and len(parse.text.split()) <= BARE_NAME_WORDS
     ):
-        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE)
+        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
     return parse

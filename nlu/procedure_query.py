@@ -4,7 +4,9 @@ A citizen's message is rarely just a name: "Bố em mới mất. Giờ em muốn
 chứng tử cho bố, cần mang những giấy gì?" The knowledge search scores by how much
 of the query a name covers, so the linker searches the whole message and each of
 its sentences / clauses, in the canonical form (short forms expanded), without
-the words that ask *about* a procedure (question_phrases.yml).
+the words that ask *about* a procedure (question_phrases.yml). Words typed with
+diacritics keep them: the search compares them by spelling, so "còn lệ phí thì
+sao" does not name "nhận cha, mẹ, con" nor "thế" a card ("thẻ").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.normalize import DOSSIER_TOKEN, PHONE_TOKEN, Lexicon, normalize
+from nlu.normalize import DOSSIER_TOKEN, PHONE_TOKEN, Lexicon, marked_words, normalize, replace_phrases
 
 QUESTION_PHRASES_FILE = Path(__file__).resolve().parent / "question_phrases.yml"
 # Sentence and clause breaks people type; the comma matters in long questions. A dot,
@@ -43,6 +45,11 @@ class QuestionPhrases:
     def strip(self, canonical: str) -> str:
         return _SPACES.sub(" ", self._pattern.sub(" ", canonical)).strip()
 
+    def strip_marked(self, words: list[tuple[str, str]]) -> str:
+        """The marked words (folded, typed) without the question phrases, matched folded."""
+        found = [(m.start(), m.end(), "") for m in self._pattern.finditer(" ".join(f for f, _ in words))]
+        return " ".join(w for _, w in replace_phrases(words, lambda _: found, lambda _: []))
+
 
 def procedure_queries(text: str, lexicon: Lexicon, phrases: QuestionPhrases) -> list[str]:
     """The whole message, then (when it has several) each clause in order: canonical, question
@@ -53,7 +60,7 @@ def procedure_queries(text: str, lexicon: Lexicon, phrases: QuestionPhrases) -> 
         parts += clauses
     queries: list[str] = []
     for part in parts:
-        query = phrases.strip(normalize(part, lexicon))
+        query = phrases.strip_marked(marked_words(part, lexicon))
         if query and query not in queries:
             queries.append(query)
     return queries

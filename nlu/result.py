@@ -58,4 +58,7 @@ def parse_payload(text: str) -> ParseResult | None:
             return None
         entities = {str(k): str(v) for k, v in raw.items()}
     intent = match.group("intent")
-    return ParseResult(text=text, intent=intent, confidence=1.0, ranking=[(intent, 1.0)], entities=entities, from_button=True)
+    aspects = [entities["aspect"]] if entities.get("aspect") else []
+    return ParseResult(
+        text=text, intent=intent, confidence=1.0, ranking=[(intent, 1.0)], entities=entities, from_button=True, aspects=aspects
+    )

@@ -12,14 +12,14 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu.components.normalizer import ORIGINAL_TEXT
-from nlu.dossier_code import find_dossier_codes
+from nlu.dossier_code import typed_dossier_codes
 
 ENTITY = "dossier_code"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class DossierCodeExtractor(GraphComponent):
-    """Adds a `dossier_code` entity (canonical form) for each code in the message."""
+    """Adds a `dossier_code` entity (canonical form) for each code in the message, as meant when mistyped."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -37,7 +37,7 @@ class DossierCodeExtractor(GraphComponent):
         for message in messages:
             text = message.get(ORIGINAL_TEXT) or message.get(TEXT) or ""
             entities = list(message.get(ENTITIES, []))
-            for start, end, code in find_dossier_codes(text):
+            for start, end, code in typed_dossier_codes(text):
                 entities.append({
                     "entity": ENTITY, "start": start, "end": end, "value": code,
                     "confidence": 1.0, "extractor": type(self).__name__,

@@ -10,11 +10,21 @@ features (log of the counts, then unit length per message) so that a long, rambl
 message weighs as much as a short one; and a message none of whose words the model
 has ever seen ("qwrtpz vbnmx") is not understood, whatever intent its letters happen
 to resemble: its confidences are 0, so the flows ask the user to say it differently.
+
+It classifies the act, not the part asked: every question intent of the training data
+(aspects.yml: ask_documents, ask_fee, ... and combinations "ask_fee+ask_processing_time")
+is learnt as one act, `ask_procedure`; the aspect classifier tells the parts apart. And
+acts need their own words (act_words.yml): a message read as a complaint, a request for a
+person or an online submission that has none of that act's words but asks something is a
+question; where the question is a close second to such an act, the question wins too.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext
@@ -24,8 +34,12 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.preprocessing import normalize as unit_rows
+
+from nlu.acts import ACT_WORDS_FILE, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
+from nlu.components.normalizer import ORIGINAL_TEXT
 
 _SCALINGS = ("none", "log_l2")
 
@@ -45,7 +59,28 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             # alias of the word-level featuriser; a message with no word it knows gets
             # confidence 0 for every intent (null: always trust the classifier)
             "known_words_from": None,
+            # YAML mapping the training data's question intents to aspects (they are learnt as one act)
+            "aspects": str(ASPECTS_FILE),
+            # the act every question about a procedure is learnt as (null: keep the question intents apart)
+            "question_intent": QUESTION_INTENT,
+            # YAML of each guarded act's own words and of the words that ask (null: no guard)
+            "act_words": str(ACT_WORDS_FILE),
+            # a guarded act wins over the question only when the question has less than this share of its confidence
+            "question_wins_ratio": 0.5,
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        # The word lists are neither config nor training data: a changed list must retrain.
+        full = {**cls.get_default_config(), **config}
+        digest = hashlib.sha256()
+        for key in ("aspects", "act_words"):
+            if full[key]:
+                try:
+                    digest.update(Path(full[key]).read_bytes())
+                except OSError:
+                    digest.update(f"missing {full[key]}".encode())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource) -> None:
         full = {**self.get_default_config(), **config}
@@ -56,9 +91,78 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             raise ValueError(f"{type(self).__name__}: scaling must be one of {_SCALINGS}, got {full['scaling']!r}")
         super().__init__(full, name, model_storage, resource)
         self.clf.set_params(C=float(full["C"]))
+        self._question_intents: Dict[str, str] = {}
+        self._act_words = ActWords({}, [])
+        self._act_sets: Dict[str, PhraseSet] = {}
+        self._asking = PhraseSet([])
+        self._written: Dict[str, PhraseSet] = {}
+
+    def _read_word_lists(self) -> None:
+        if self.config["question_intent"]:
+            aspects = AspectWords.from_yaml(Path(self.config["aspects"]))
+            self._question_intents = {i: self.config["question_intent"] for i in aspects.intents}
+        if self.config["act_words"]:
+            self._use_act_words(ActWords.from_yaml(Path(self.config["act_words"])))
+
+    def _use_act_words(self, words: ActWords) -> None:
+        self._act_words = words
+        self._act_sets, self._asking = words.sets()
+        self._written = words.written_sets()
+
+    def act_of(self, intent: Optional[str]) -> Optional[str]:
+        """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
+        if intent and self._question_intents and all(p in self._question_intents for p in intent.split("+")):
+            return str(self.config["question_intent"])
+        return intent
+
+    def _create_training_matrix(self, training_data: TrainingData) -> Any:
+        X, y = super()._create_training_matrix(training_data)
+        return X, [self.act_of(label) for label in y]
+
+    def train(self, training_data: TrainingData) -> Resource:
+        self._read_word_lists()
+        return super().train(training_data)
+
+    def _arbitrate(self, message: Message, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Acts need their own words; between a question and an act it is unsure of, the question wins."""
+        if not self._act_sets or not ranking:
+            return ranking
+        canonical = message.get(TEXT) or ""
+        asks = "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking
+        if not asks:
+            return ranking
+        question = self.config["question_intent"]
+        confidence = {r["name"]: r["confidence"] for r in ranking}
+        dropped = {
+            name for name, words in self._act_sets.items()
+            if name in confidence and (canonical not in words or canonical in self._written.get(name, ()))
+        }
+        top = max(confidence, key=lambda n: confidence[n])
+        if top in self._act_sets and top not in dropped and question in confidence:
+            if confidence[question] >= self.config["question_wins_ratio"] * confidence[top]:
+                dropped.add(top)
+        if top not in dropped:
+            return ranking
+        kept = [r for r in ranking if r["name"] not in dropped]
+        total = sum(r["confidence"] for r in kept) or 1.0
+        rescaled = [{**r, "confidence": r["confidence"] / total} for r in kept]
+        silenced = [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
+        return sorted(rescaled, key=lambda r: -r["confidence"]) + silenced
 
     def process(self, messages: List[Message]) -> List[Message]:
-        messages = super().process(messages)
+        if not messages:
+            return messages
+        probas = self.clf.predict_proba(self._create_X(messages))
+        for message, row in zip(messages, probas):
+            ranking = sorted(
+                ({"name": str(k), "confidence": float(v)} for k, v in zip(self.clf.classes_, row)),
+                key=lambda e: -e["confidence"],
+            )
+            ranking = self._arbitrate(message, ranking)
+            if self.config["ranking_length"] > 0:
+                ranking = ranking[: self.config["ranking_length"]]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
         source = self.config["known_words_from"]
         if source:
             for message in messages:
@@ -112,6 +216,8 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
                 coef=self.clf.coef_,
                 intercept=self.clf.intercept_,
                 classes=np.array(self.clf.classes_, dtype=str),
+                act_words=np.array(json.dumps(self._act_words.__dict__, ensure_ascii=False)),
+                question_intents=np.array(json.dumps(self._question_intents, ensure_ascii=False)),
             )
 
     @classmethod
@@ -130,6 +236,9 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
                     component.clf.coef_ = weights["coef"]
                     component.clf.intercept_ = weights["intercept"]
                     component.clf.classes_ = weights["classes"].astype(object)
+                    if "act_words" in weights:
+                        component._use_act_words(ActWords(**json.loads(str(weights["act_words"]))))
+                        component._question_intents = json.loads(str(weights["question_intents"]))
         except (ValueError, FileNotFoundError) as e:
             raise ValueError(f"{cls.__name__}: the model has no trained weights ({resource.name}): {e}") from e
         component.clf.n_features_in_ = component.clf.coef_.shape[1]

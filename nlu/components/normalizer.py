@@ -14,6 +14,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.acts import ACT_WORDS_FILE, ActWords, PhraseSet, asking_sentences
 from nlu.normalize import LEXICON_FILE, Lexicon, normalize
 
 # The user's words before normalisation, kept for extractors that need the original.
@@ -22,34 +23,47 @@ ORIGINAL_TEXT = "original_text"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class VietnameseNormalizer(GraphComponent):
-    """Folds diacritics, expands teencode, masks dossier codes; runs before the tokenizer."""
+    """Folds diacritics, expands teencode, masks dossier codes; runs before the tokenizer.
+
+    In a message of several sentences of which only some ask, the asking ones are repeated
+    after the whole: the question decides what is wanted, the story is context (it still
+    counts, once, and the linker and extractors read the original text).
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
             # YAML file of short forms to expand (relative to the project, or absolute)
             "lexicon": str(LEXICON_FILE),
+            # YAML whose question_words tell the sentences that ask (null: no emphasis)
+            "act_words": str(ACT_WORDS_FILE),
         }
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
         # Rasa caches training by config and inputs; the lexicon is neither, so a changed
         # lexicon must change the fingerprint or the classifier keeps the old normalisation.
-        path = Path({**cls.get_default_config(), **config}["lexicon"])
-        try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
+        full = {**cls.get_default_config(), **config}
+        digest = hashlib.sha256()
+        paths = [full["lexicon"], full["act_words"], Path(__file__).resolve().parent.parent / "acts.py"]
+        for path in filter(None, paths):
+            try:
+                digest.update(Path(path).read_bytes())
+            except OSError:
+                digest.update(f"missing {path}".encode())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         unknown = set(config) - set(self.get_default_config())
         if unknown:
             raise ValueError(f"VietnameseNormalizer: unknown option(s) {sorted(unknown)}")
+        config = {**self.get_default_config(), **config}
         path = Path(config["lexicon"])
         try:
             self.lexicon = Lexicon.from_yaml(path)
         except (OSError, ValueError) as e:
             raise ValueError(f"VietnameseNormalizer: cannot read lexicon {path}: {e}") from e
+        self.asking = PhraseSet(ActWords.from_yaml(Path(config["act_words"])).question_words) if config["act_words"] else None
 
     @classmethod
     def create(
@@ -62,7 +76,9 @@ class VietnameseNormalizer(GraphComponent):
         if not text:
             return
         message.set(ORIGINAL_TEXT, text)
-        message.set(TEXT, normalize(text, self.lexicon) or text)
+        canonical = normalize(text, self.lexicon) or text
+        asking = asking_sentences(text, self.asking) if self.asking is not None else None
+        message.set(TEXT, f"{canonical} {' '.join(asking)}" if asking else canonical)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

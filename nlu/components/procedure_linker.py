@@ -59,11 +59,14 @@ class ProcedureLinker(GraphComponent):
 
         digest = hashlib.sha256(fingerprint(inputs=KNOWLEDGE_INPUTS).encode())
         full = {**cls.get_default_config(), **config}
-        for key in ("lexicon", "question_phrases"):
+        # The code that builds the pickled lexicon and phrases too: a changed class must not be
+        # loaded from an artefact pickled by the old one.
+        code = [Path(__file__).resolve().parent.parent / name for name in ("normalize.py", "procedure_query.py")]
+        for path in [Path(full["lexicon"]), Path(full["question_phrases"]), *code]:
             try:
-                digest.update(Path(full[key]).read_bytes())
+                digest.update(path.read_bytes())
             except OSError:
-                digest.update(f"missing {full[key]}".encode())
+                digest.update(f"missing {path}".encode())
         return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:

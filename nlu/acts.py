@@ -1,0 +1,168 @@
+"""What a message wants (its act) and which parts of a procedure it asks about (its aspects).
+
+The words that decide both live in YAML (act_words.yml, aspects.yml); this module reads them
+into phrase sets matched on the canonical (folded, short forms expanded) text. The Rasa
+components persist what they read, so a model answers the same wherever it is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from nlu.normalize import load_lexicon, normalize
+
+NLU_DIR = Path(__file__).resolve().parent
+ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
+ASPECTS_FILE = NLU_DIR / "aspects.yml"
+# The aspect names the whole project uses (README, "Understanding").
+ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who", "online", "postal")
+# The act every question about a procedure is, whatever part it asks about.
+QUESTION_INTENT = "ask_procedure"
+
+
+def asking_sentences(original: str, asking: "PhraseSet") -> list[str] | None:
+    """The canonical sentences of a message that ask (a "?" after them or a question word),
+    or None when the message is one sentence, or none or all of them ask."""
+    pieces = [(m.start(), m.end()) for m in re.finditer(r"[^?!;\n.:]+(?:[.:]\w[^?!;\n.:]*)*", original)]
+    sentences = [(original[a:b], original[b:b + 1]) for a, b in pieces if original[a:b].strip()]
+    if len(sentences) < 2:
+        return None
+    lexicon = load_lexicon()
+    canonical = [(normalize(text, lexicon), after) for text, after in sentences]
+    chosen = [c for c, after in canonical if c and (after == "?" or c in asking)]
+    return chosen if 0 < len(chosen) < len([c for c, _ in canonical if c]) else None
+
+
+class PhraseSet:
+    """Phrases in canonical form, found as whole words in canonical text."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.phrases = sorted({p for p in phrases if p}, key=lambda p: (-len(p), p))
+        body = "|".join(re.escape(p) for p in self.phrases)
+        self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)") if body else None
+
+    def find(self, canonical: str) -> list[tuple[int, str]]:
+        """(position, phrase) of each phrase in the text, longest first where they overlap."""
+        return [] if self._pattern is None else [(m.start(), m.group(0)) for m in self._pattern.finditer(canonical)]
+
+    def __contains__(self, canonical: object) -> bool:
+        return isinstance(canonical, str) and bool(self.find(canonical))
+
+
+def _canonical(phrases: Iterable[Any]) -> list[str]:
+    lexicon = load_lexicon()
+    return [normalize(str(p), lexicon) for p in phrases]
+
+
+def _read(path: Path, what: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read the {what}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of {what}")
+    return raw
+
+
+@dataclass(frozen=True)
+class ActWords:
+    """Each guarded act's own words, and the words that ask."""
+
+    acts: dict[str, list[str]]
+    question_words: list[str]
+    # per act, formal requests for a written answer that make a message that asks a question
+    # although it holds the act's words ("Đề nghị hướng dẫn … như thế nào?")
+    asked_in_writing: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
+        raw = _read(path, "act words")
+        acts = raw.get("acts") or {}
+        if not isinstance(acts, dict) or not all(isinstance(v, list) for v in acts.values()):
+            raise ValueError(f"{path}: 'acts' maps an intent to a list of its words")
+        written = raw.get("asked_in_writing") or {}
+        if not isinstance(written, dict) or not all(isinstance(v, list) for v in written.values()):
+            raise ValueError(f"{path}: 'asked_in_writing' maps an intent to a list of formal requests")
+        unknown = sorted(set(written) - set(acts))
+        if unknown:
+            raise ValueError(f"{path}: 'asked_in_writing' names acts without words: {unknown}")
+        return cls(
+            {str(a): _canonical(ws) for a, ws in acts.items()},
+            _canonical(raw.get("question_words") or []),
+            {str(a): _canonical(ws) for a, ws in written.items()},
+        )
+
+    def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.acts.items()}, PhraseSet(self.question_words)
+
+    def written_sets(self) -> dict[str, PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.asked_in_writing.items()}
+
+
+@dataclass(frozen=True)
+class AspectWords:
+    """Which aspect each training intent teaches, and each aspect's anchor phrases."""
+
+    intents: dict[str, str]
+    anchors: dict[str, list[str]]
+    openers: list[str] = field(default_factory=list)
+    closers: list[str] = field(default_factory=list)
+    weak: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
+        raw = _read(path, "aspects")
+        intents = {str(k): str(v) for k, v in (raw.get("intents") or {}).items()}
+        anchors = raw.get("anchors") or {}
+        unknown = sorted((set(intents.values()) | set(anchors)) - set(ASPECTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown aspect(s) {unknown}; the names are {', '.join(ASPECTS)}")
+        follow_up = raw.get("follow_up") or {}
+        weak = raw.get("weak_anchors") or {}
+        unknown = sorted(set(weak) - set(ASPECTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown aspect(s) {unknown} in weak_anchors")
+        return cls(
+            intents,
+            {str(a): _canonical(ps) for a, ps in anchors.items()},
+            _canonical(follow_up.get("openers") or []),
+            _canonical(follow_up.get("closers") or []),
+            {str(a): _canonical(ps) for a, ps in weak.items()},
+        )
+
+    def is_follow_up(self, canonical: str) -> bool:
+        """Whether a question opens or closes like one that continues the question before."""
+        return any(canonical == p or canonical.startswith(p + " ") for p in self.openers) or any(
+            canonical == p or canonical.endswith(" " + p) for p in self.closers
+        )
+
+    def aspects_of(self, intent: str | None) -> list[str] | None:
+        """The aspects a training intent teaches ("ask_fee+ask_processing_time": fee, time); None if not a question."""
+        if not intent:
+            return None
+        parts = intent.split("+")
+        if not all(p in self.intents for p in parts):
+            return None
+        return list(dict.fromkeys(self.intents[p] for p in parts))
+
+    def matcher(self) -> AnchorMatcher:
+        return AnchorMatcher(self.anchors)
+
+    def weak_matcher(self) -> AnchorMatcher:
+        return AnchorMatcher(self.weak)
+
+
+class AnchorMatcher:
+    """Finds the aspects a canonical text names by their anchors, in the order they are asked."""
+
+    def __init__(self, anchors: dict[str, list[str]]) -> None:
+        self._aspect_of = {p: a for a, ps in anchors.items() for p in ps}
+        self._phrases = PhraseSet(self._aspect_of)
+
+    def find(self, canonical: str) -> list[str]:
+        return list(dict.fromkeys(self._aspect_of[p] for _, p in self._phrases.find(canonical)))
