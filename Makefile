@@ -5,12 +5,12 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test setup browser model chat lint bench clean
+.PHONY: run test setup browser postgres model chat lint bench clean
 
 run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
 	@PYTHONWARNINGS=ignore $(PY) -m bot serve
 
-test: model browser  ## lint and the whole test suite
+test: model browser postgres  ## lint and the whole test suite (storing tests on SQLite and PostgreSQL; TEST_DB=sqlite for one)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -19,6 +19,9 @@ setup:  ## .venv with the pinned packages (skipped when requirements.lock is unc
 
 browser:  ## Chromium + chromedriver for the browser tests (apt-get, only when missing)
 	@bin/setup browser
+
+postgres:  ## PostgreSQL's server binaries for the database tests (apt-get, only when missing; TEST_DB=sqlite skips)
+	@[ "$${TEST_DB:-both}" = sqlite ] || bin/setup postgres
 
 model: setup  ## train the NLU model when its data or config.yml changed
 	@PYTHONWARNINGS=ignore $(PY) -m nlu train

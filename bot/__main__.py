@@ -69,7 +69,7 @@ def _dossiers(settings: Settings, path: str) -> int:
     from bot.dossiers import DossierFileError, import_dossier_file
     from bot.storage import Store
 
-    store = Store.open(settings.database_url_resolved)
+    store = Store.open(settings.database)
     try:
         added, updated = import_dossier_file(store, Path(path))
     except DossierFileError as e:
@@ -86,7 +86,7 @@ def _desk(settings: Settings, limit: int, as_json: bool, close: str | None) -> i
     from bot.desk import StoredDesk, render_desk
     from bot.storage import Store
 
-    desk = StoredDesk(Store.open(settings.database_url_resolved))
+    desk = StoredDesk(Store.open(settings.database))
     if close:
         if not desk.close_ticket(close):
             print(f"Không có phiếu đang mở {close} (no open ticket {close}).", file=sys.stderr)

@@ -39,7 +39,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
 
     engine = build_engine(settings)
     knowledge = load_knowledge()
-    store = Store.open(settings.database_url_resolved)
+    store = Store.open(settings.database)
     sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from bot.storage.db import DatabaseOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +29,13 @@ def _positive(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a whole number above 0")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number, 0 or more")
     return value
 
 
@@ -108,6 +118,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
     Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
     Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
+    Setting("WORKERS", "1", _positive,
+            "Server processes sharing PORT (SO_REUSEPORT); above 1 needs PostgreSQL. See \"Serving a province\"."),
+    Setting("DB_POOL_SIZE", "10", _positive, "Database connections each worker keeps open (PostgreSQL)."),
+    Setting("DB_POOL_OVERFLOW", "10", _non_negative, "Extra connections a worker may open at a peak, closed after."),
+    Setting("DB_POOL_TIMEOUT", "10", _positive, "Seconds a turn waits for a free connection before failing."),
+    Setting("DB_STATEMENT_TIMEOUT_MS", "15000", _positive,
+            "PostgreSQL cancels a statement running longer than this (milliseconds)."),
+    Setting("DB_LOCK_TIMEOUT_MS", "20000", _positive,
+            "How long a message waits for the same person's previous turn (and any row lock), in milliseconds."),
 )
 
 
@@ -134,6 +153,12 @@ class Settings:
     zalo_refresh_token: str
     zalo_api_base_url: str
     zalo_oauth_base_url: str
+    workers: int
+    db_pool_size: int
+    db_pool_overflow: int
+    db_pool_timeout: int
+    db_statement_timeout_ms: int
+    db_lock_timeout_ms: int
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
@@ -171,6 +196,17 @@ class Settings:
     @property
     def zalo_enabled(self) -> bool:
         return bool(self.zalo_app_id and self.zalo_oa_secret_key and (self.zalo_access_token or self.zalo_refresh_token))
+
+    @property
+    def database(self) -> DatabaseOptions:
+        """How the database is opened: its URL with the pool and timeouts."""
+        from bot.storage.db import DatabaseOptions
+
+        return DatabaseOptions(
+            url=self.database_url_resolved, pool_size=self.db_pool_size, pool_overflow=self.db_pool_overflow,
+            pool_timeout=self.db_pool_timeout, statement_timeout_ms=self.db_statement_timeout_ms,
+            lock_timeout_ms=self.db_lock_timeout_ms,
+        )
 
     def contact(self) -> dict[str, str]:
         return {"hotline": self.desk_hotline, "hours": self.desk_hours}
