@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -21,7 +22,7 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from bot.channels import attach_channels
@@ -33,13 +34,14 @@ async def _serve(settings: Settings) -> None:
     channels = ["web", *attach_channels(app, assistant, settings)]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as e:
         await runner.cleanup()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: {e.strerror}. Set PORT to a free port.") from None
-    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, settings.port)
+    log.info("Web chat ready: open http://%s:%s/ in a browser%s", settings.host, settings.port,
+             f" (worker {os.environ.get('BOT_WORKER')} of {settings.workers})" if reuse_port else "")
     off = [name for name in ("telegram", "zalo") if name not in channels]
     log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
     stop = asyncio.Event()
@@ -129,11 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     from bot.privacy import setup_logging
 
     setup_logging(settings.log_level if args.command != "chat" else "WARNING")
+    if os.environ.get("BOT_WORKER"):  # several workers write to one log: say which one speaks
+        worker_format = f"%(asctime)s w{os.environ['BOT_WORKER']} %(levelname)s %(name)s: %(message)s"
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logging.Formatter(worker_format))
     try:
         if args.command == "chat":
             asyncio.run(_chat(settings, args.json, args.user))
         else:
-            asyncio.run(_serve(settings))
+            from bot.workers import check_workers, is_worker, run_workers
+
+            check_workers(settings)
+            if settings.workers > 1 and not is_worker():
+                return run_workers(settings)
+            asyncio.run(_serve(settings, reuse_port=settings.workers > 1))
     except KeyboardInterrupt:
         pass
     except SettingsError as e:  # a channel found settings that do not fit together (e.g. a webhook without its secret)

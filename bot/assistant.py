@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
@@ -60,13 +61,18 @@ class Assistant:
         """A button payload as it says, typed text through the NLU model."""
         return parse_payload(text) or await self.nlu.parse(text[:MAX_NLU_CHARS])
 
+    def _process_lock(self, user_key: str) -> AbstractAsyncContextManager[Any]:
+        return nullcontext() if self.store.locking else self._locks[user_key]
+
     async def handle(self, channel: str, user_id: str, text: str) -> Turn:
         """Answers one message from `user_id` on `channel`."""
         text = (text or "").strip()
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
         user_key = f"{channel}:{user_id}"
-        async with self._locks[user_key]:
+        # One turn per person at a time, in order: on PostgreSQL a database lock that every worker honours,
+        # on SQLite (one worker) this process's lock.
+        async with self._process_lock(user_key), self.store.conversation_lock(channel, user_id):
             now = self.clock()
             with self.store.session() as session, session.begin():
                 conversation = self.store.conversation_for(session, channel, user_id, now)

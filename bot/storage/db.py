@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -169,10 +170,10 @@ class ConversationLock:
         self._release()
 
     async def __aenter__(self) -> ConversationLock:
-        """The common case (nobody else is mid-turn for this person) costs one query on the loop;
-        waiting for another worker's turn happens in a thread, so the loop serves others meanwhile."""
-        if not self.try_acquire():
-            await asyncio.to_thread(self.acquire)
+        """Asks for the lock at once, in a thread of the store's own, so the loop serves others meanwhile
+        and this message takes its place in PostgreSQL's queue in the order it arrived."""
+        if self.store.locking:
+            await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -187,6 +188,10 @@ class Store:
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         # Only PostgreSQL serves several workers; on SQLite the process's own lock is the only one needed.
         self.locking = engine.dialect.name == "postgresql"
+        # Threads that wait for turn locks, each on a pooled connection: at most the pool's steady size,
+        # leaving the overflow for the turns' own reads and writes.
+        self.lock_waiters = ThreadPoolExecutor(max_workers=max(1, engine.pool.size()), thread_name_prefix="turn-lock") \
+            if self.locking else None
 
     @classmethod
     def open(cls, database: str | DatabaseOptions) -> Store:
