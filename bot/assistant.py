@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from bot.storage import Store
-from bot.storage.models import Conversation, utcnow
+from bot.storage.models import utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
 from flows.services import Desk, Services
@@ -90,14 +90,11 @@ class Assistant:
         # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
-        with self.store.session() as session, session.begin():
-            conversation = session.get(Conversation, conversation_id)
-            if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
-                conversation.flow_state = {**result.state, OFFERED: offered}
-                conversation.updated_at = now
-                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
-                for reply in result.replies:
-                    self.store.add_message(session, conversation, "out", reply.text, now=now)
+        # None left: the user had their data deleted this turn; keep none of it
+        self.store.save_turn(conversation_id, {**result.state, OFFERED: offered}, now, [
+            ("in", parse.text, parse.intent, parse.confidence),
+            *(("out", reply.text, None, None) for reply in result.replies),
+        ])
         log.info(
             "turn user=%s intent=%s conf=%.2f flows=%s->%s",
             user_key, parse.intent, parse.confidence, ",".join(result.started) or "-", result.flow or "-",
