@@ -38,7 +38,6 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     from knowledge import load_knowledge
 
     engine = build_engine(settings)
-    knowledge = load_knowledge()
     store = Store.open(settings.database)
     sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
@@ -48,6 +47,8 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
             from nlu.model import NluModel
 
             nlu = NluModel.load(settings.model_path)
+    # After the model: the knowledge base takes the search index the model brought (one per process).
+    knowledge = load_knowledge()
     log.info("assistant ready in %.1f s", time.monotonic() - started)
     return Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),
