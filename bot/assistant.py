@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from bot.storage import Store
+from bot.storage.db import ConversationLock
 from bot.storage.models import utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
@@ -72,26 +73,27 @@ class Assistant:
         user_key = f"{channel}:{user_id}"
         # One turn per person at a time, in order: on PostgreSQL a database lock that every worker honours,
         # on SQLite (one worker) this process's lock.
-        async with self._process_lock(user_key), self.store.conversation_lock(channel, user_id):
+        async with self._process_lock(user_key), self.store.conversation_lock(channel, user_id) as held:
             now = self.clock()
-            with self.store.session() as session, session.begin():
-                conversation = self.store.conversation_for(session, channel, user_id, now)
-                conversation_id, state = conversation.id, dict(conversation.flow_state or {})
+            conversation_id, state = held.read(now)
             # Typing (or a channel echoing) the title of a button just offered is pressing it.
             payload = (state.get(OFFERED) or {}).get(fold_words(text))
             parse = await self.understand(payload or text)
-            return self._turn(user_key, conversation_id, state, parse, now)
+            return self._turn(held, user_key, conversation_id, state, parse, now)
 
-    def _turn(self, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult, now: datetime) -> Turn:
+    def _turn(
+        self, held: ConversationLock, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult,
+        now: datetime,
+    ) -> Turn:
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
-        # No transaction is open while the flows run: actions write through the desk in their own,
-        # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
+        # The turn holds no row lock while the flows run: actions write through the desk in their own
+        # transactions, which an open write would block (see ConversationLock).
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
-        # None left: the user had their data deleted this turn; keep none of it
-        self.store.save_turn(conversation_id, {**result.state, OFFERED: offered}, now, [
+        # Nothing stored when the person had their data deleted this turn.
+        held.save(conversation_id, {**result.state, OFFERED: offered}, now, [
             ("in", parse.text, parse.intent, parse.confidence),
             *(("out", reply.text, None, None) for reply in result.replies),
         ])

@@ -13,8 +13,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -27,6 +28,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONVERSATION_GAP = timedelta(hours=6)
 # Several workers starting at once migrate one after the other (any constant shared by all of them).
 MIGRATION_LOCK = 0x7474_6863_0001
+# users.last_seen_at is kept to this precision (written at most this often).
+SEEN_PRECISION = timedelta(minutes=1)
 # channel_state rows with this channel are leases: key = what is elected, value = "<owner> <expiry>".
 LEASES = "lease"
 
@@ -50,7 +53,9 @@ def make_engine(database: str | DatabaseOptions) -> Engine:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("postgresql"):
         engine = create_engine(
-            url, future=True, pool_pre_ping=True, pool_size=options.pool_size, max_overflow=options.pool_overflow,
+            # No pre-ping (a round trip per checkout): a connection the server closed fails once, SQLAlchemy
+            # then empties the pool, and a turn retries its first statement on a fresh one (ConversationLock).
+            url, future=True, pool_pre_ping=False, pool_size=options.pool_size, max_overflow=options.pool_overflow,
             pool_timeout=options.pool_timeout, pool_recycle=1800,
             connect_args={
                 "connect_timeout": max(1, options.pool_timeout),
@@ -112,80 +117,191 @@ def lock_key(channel: str, external_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class ConversationLock:
-    """One person's turn lock, held across the whole turn, whichever worker runs it.
+def _save_turn_statement(conversation_id: int, flow_state: dict[str, Any], now: datetime, said: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: UPDATE the conversation and INSERT the turn's messages in one statement; no row (the
+    conversation was deleted meanwhile) inserts nothing. Messages keep their order (ids follow `n`)."""
+    from sqlalchemy import Float, Integer, String, Text, cast, column, literal, true, values
 
-    PostgreSQL: a session advisory lock keyed on (channel, person) on a connection of its own, taken
-    before the turn reads anything and released after it wrote everything. Waiters queue in the order
-    they asked, so one person's messages run one at a time, in order of arrival, across all workers.
-    An advisory lock and not `SELECT ... FOR UPDATE` on their row: the flows' own writes (a ticket whose
-    foreign key points at the row, "delete my data" removing it) run in other transactions during the
-    turn and would wait on a row lock held by the turn itself. A connection that dies drops its lock.
-    SQLite: one worker only (checked at start), so the Assistant's in-process lock serialises turns and
-    this does nothing.
+    turned = (
+        update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
+        .returning(Conversation.id).cte("turned")
+    )
+    rows = values(
+        column("direction", String), column("text", Text), column("intent", String), column("confidence", Float),
+        column("n", Integer), name="said",
+    ).data([(m["direction"], m["text"], m["intent"], m["confidence"], m["n"]) for m in said])
+    source = (
+        # a column of NULLs in VALUES is text to PostgreSQL: say what each is
+        select(turned.c.id, rows.c.direction, rows.c.text, cast(rows.c.intent, String), cast(rows.c.confidence, Float),
+               literal(now, Message.created_at.type))
+        .select_from(turned.join(rows, true()))
+        .order_by(rows.c.n)
+    )
+    return insert(Message).from_select(
+        ["conversation_id", "direction", "text", "intent", "confidence", "created_at"], source
+    )
+
+
+class ConversationLock:
+    """One person's turn, held whole against their other messages, whichever worker runs them.
+
+    PostgreSQL: the turn is one transaction on one connection that starts by taking a transaction
+    advisory lock keyed on (channel, person) and ends by committing the turn's writes, which releases
+    it: the next message of that person reads what this one wrote. Waiters queue in the order they
+    asked. An advisory lock and not `SELECT ... FOR UPDATE` on their row: the flows' own writes (a
+    ticket whose foreign key points at the row, "delete my data" removing it) run in other transactions
+    during the turn and would wait on a row lock held by the turn itself; the turn takes no row lock
+    until its final writes. A connection that dies drops its lock. Round trips per turn: lock, read,
+    three writes, commit.
+    SQLite: one worker only (checked at start), so the Assistant's in-process lock serialises turns;
+    the read and the writes are two short transactions (a transaction held open across the flows
+    would collide with their writes).
     """
 
     def __init__(self, store: Store, channel: str, external_id: str):
         self.store = store
+        self.channel = channel
+        self.external_id = external_id
         self.key = lock_key(channel, external_id)
         self.connection: Connection | None = None
+        self.user_id: int | None = None
+        self.seen_at: datetime | None = None
 
-    def _connect(self) -> Connection:
-        self.connection = self.store.engine.connect()
-        return self.connection
+    def acquire(self) -> None:
+        """Waits for the person's lock (blocking: off the event loop, see __aenter__)."""
+        for attempt in (1, 2):
+            connection = self.store.engine.connect()
+            try:
+                if self.store.locking:
+                    # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
+                    # that BEGIN and the lock travel in one round trip; release() switches it back.
+                    connection.connection.dbapi_connection.autocommit = True
+                    connection.exec_driver_sql("BEGIN; SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
+            except DBAPIError as e:
+                connection.invalidate()
+                connection.close()
+                # A connection the server closed (a restart): the pool is emptied, try once more on a new one.
+                # This replaces pre-pinging every checkout, a round trip each.
+                if e.connection_invalidated and attempt == 1:
+                    continue
+                raise
+            except Exception:
+                connection.invalidate()
+                connection.close()
+                raise
+            self.connection = connection
+            return
 
-    def _release(self) -> None:
+    def release(self, failed: bool = False) -> None:
+        """Commits the turn (or rolls it back after an error), which lets the person's next message in."""
         connection, self.connection = self.connection, None
         if connection is None:
             return
         try:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            connection.commit()
-        except Exception:  # unlock failed: drop the connection, which drops the lock with it
-            log.warning("turn lock: unlock failed; closing its connection", exc_info=True)
-            connection.invalidate()
+            if self.store.locking:
+                connection.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
+                connection.connection.dbapi_connection.autocommit = False
+            elif failed:
+                connection.rollback()
+            else:
+                connection.commit()
+        except Exception:
+            connection.invalidate()  # a connection in an unknown state never goes back to the pool
+            raise
         finally:
             connection.close()
 
-    def acquire(self) -> None:
-        """Waits for the lock (blocking: call it off the event loop, or after try_acquire failed)."""
+    def read(self, now: datetime) -> tuple[int, dict[str, Any]]:
+        """The person's open conversation (id, flow state), created with the person if need be."""
+        assert self.connection is not None, "acquire() first"
+        row = self._read()
+        if row is None or row.conversation_id is None or now - row.updated_at > CONVERSATION_GAP:
+            self._create(now, None if row is None else row.user_id)
+            row = self._read()
+            assert row is not None and row.conversation_id is not None
+        self.user_id = row.user_id
+        # Written at most once a minute: a round trip saved on most turns of a conversation.
+        self.seen_at = row.last_seen_at
         if not self.store.locking:
-            return
-        connection = self.connection or self._connect()
-        try:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": self.key})
-            connection.commit()
-        except Exception:
-            self.connection = None
-            connection.invalidate()
-            connection.close()
-            raise
+            self.connection.commit()
+        return row.conversation_id, dict(row.flow_state or {})
 
-    def try_acquire(self) -> bool:
-        """Takes the lock if it is free, without waiting."""
+    def _read(self) -> Any:
+        latest = (
+            select(Conversation.id)
+            .where(Conversation.user_id == User.id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+            .correlate(User)
+            .scalar_subquery()
+        )
+        assert self.connection is not None
+        return self.connection.execute(
+            select(User.id.label("user_id"), User.last_seen_at, Conversation.id.label("conversation_id"),
+                   Conversation.flow_state, Conversation.updated_at)
+            .select_from(User)
+            .outerjoin(Conversation, Conversation.id == latest)
+            .where(User.channel == self.channel, User.external_id == self.external_id)
+        ).first()
+
+    def _create(self, now: datetime, user_id: int | None) -> None:
+        """Makes the person and/or a new conversation in a transaction of its own, committed at once, so that
+        the flows' own transactions see them (the lock's transaction stays open, and reads them next)."""
+        with self.store.session() as session, session.begin():
+            if user_id is None:
+                user = User(channel=self.channel, external_id=self.external_id, created_at=now, last_seen_at=now)
+                session.add(user)
+                try:
+                    session.flush()
+                except IntegrityError:  # made a moment ago by another worker's first turn: use theirs
+                    session.rollback()
+                    return
+                user_id = user.id
+            session.add(Conversation(user_id=user_id, started_at=now, updated_at=now, flow_state={}))
+
+    def save(self, conversation_id: int, flow_state: dict[str, Any], now: datetime,
+             messages: list[tuple[str, str, str | None, float | None]]) -> bool:
+        """Stores the turn: flow state, the person's last message time, the messages (direction, text,
+        intent, confidence). False, and nothing stored, when the conversation is gone (data deleted)."""
+        connection = self.connection
+        assert connection is not None, "acquire() first"
+        said = [{"direction": direction, "text": text, "intent": intent, "confidence": confidence, "n": n}
+                for n, (direction, text, intent, confidence) in enumerate(messages)]
+        if self.store.locking:  # one round trip: the state's UPDATE feeds the messages' INSERT
+            changed = connection.execute(_save_turn_statement(conversation_id, flow_state, now, said)).rowcount
+        else:
+            changed = connection.execute(
+                update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
+            ).rowcount
+            if changed:
+                connection.execute(insert(Message), [
+                    {"conversation_id": conversation_id, "created_at": now, **{k: v for k, v in m.items() if k != "n"}}
+                    for m in said
+                ])
+        if changed and (self.seen_at is None or now - self.seen_at >= SEEN_PRECISION):
+            connection.execute(update(User).where(User.id == self.user_id).values(last_seen_at=now))
         if not self.store.locking:
-            return True
-        connection = self.connection or self._connect()
-        taken = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
-        connection.commit()
-        return taken
+            connection.commit()
+        return bool(changed)
 
     def __enter__(self) -> ConversationLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._release()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.release(failed=kind is not None)
 
     async def __aenter__(self) -> ConversationLock:
         """Asks for the lock at once, in a thread of the store's own, so the loop serves others meanwhile
         and this message takes its place in PostgreSQL's queue in the order it arrived."""
         if self.store.locking:
             await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
+        else:
+            self.acquire()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
+    async def __aexit__(self, kind: object, *exc: object) -> None:
+        self.release(failed=kind is not None)
 
 
 class Store:
@@ -251,27 +367,6 @@ class Store:
             intent=intent, confidence=confidence, created_at=now or utcnow(),
         ))
 
-    def save_turn(
-        self, conversation_id: int, flow_state: dict[str, Any], now: datetime,
-        messages: list[tuple[str, str, str | None, float | None]],
-    ) -> bool:
-        """Stores a turn in one transaction: the flow state, then its messages (direction, text, intent,
-        confidence). False, and nothing stored, when the conversation is gone (the person's data was deleted)."""
-        from sqlalchemy import insert, update
-
-        with self.engine.begin() as connection:
-            changed = connection.execute(
-                update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
-            ).rowcount
-            if not changed:
-                return False
-            connection.execute(insert(Message), [
-                {"conversation_id": conversation_id, "direction": direction, "text": text, "intent": intent,
-                 "confidence": confidence, "created_at": now}
-                for direction, text, intent, confidence in messages
-            ])
-        return True
-
     def forget(self, channel: str, external_id: str) -> int:
         """Deletes a user with their conversations, messages, tickets and feedback; returns rows removed."""
         with self.session() as session, session.begin():
@@ -290,8 +385,6 @@ class Store:
         Elects the one worker that does something only one may do (Telegram's long polling): each worker
         calls this every few seconds; the holder renews, the others take over once it stops renewing.
         """
-        from sqlalchemy.exc import IntegrityError
-
         now = now or utcnow()
         value = f"{owner} {(now + ttl).isoformat()}"
         try:

@@ -99,23 +99,31 @@ def test_one_persons_turn_waits_for_their_previous_turn_but_not_for_anyone_else(
     if db_backend != "postgresql":
         pytest.skip("SQLite serves one worker; its turns are serialised in the process (see Assistant)")
     store = Store.open(database_url)
+    now = datetime(2026, 11, 22, 9, 0)
     events: list[str] = []
-    with store.conversation_lock("zalo", "u1"):
-        other = store.conversation_lock("zalo", "u2")
-        assert other.try_acquire()  # someone else is never held up
-        other.__exit__(None, None, None)
-        assert not store.conversation_lock("zalo", "u1").try_acquire()
 
-        def second_turn() -> None:
-            with store.conversation_lock("zalo", "u1"):
-                events.append("second")
+    def turn(person: str, text: str) -> None:
+        with store.conversation_lock("zalo", person) as held:
+            conversation_id, state = held.read(now)
+            events.append(f"{person} read {state.get('said', [])}")
+            held.save(conversation_id, {"said": [*state.get("said", []), text]}, now, [("in", text, None, None)])
 
-        waiter = threading.Thread(target=second_turn)
-        waiter.start()
+    with store.conversation_lock("zalo", "u1") as first:
+        conversation_id, _ = first.read(now)
+        second = threading.Thread(target=turn, args=("u1", "second"))
+        second.start()
+        other = threading.Thread(target=turn, args=("u2", "hello"))
+        other.start()
+        other.join(5)
+        assert events == ["u2 read []"]  # someone else is never held up
         time.sleep(0.3)
-        events.append("first done")
-    waiter.join(5)
-    assert events == ["first done", "second"]
+        assert events == ["u2 read []"]  # u1's second message waits for the first
+        first.save(conversation_id, {"said": ["first"]}, now, [("in", "first", None, None)])
+        events.append("u1 first done")
+    second.join(5)
+    assert events == ["u2 read []", "u1 first done", "u1 read ['first']"]  # and then sees what the first stored
+    with store.session() as s:
+        assert [m.text for m in s.execute(select(Message).order_by(Message.id)).scalars()] == ["hello", "first", "second"]
     store.engine.dispose()
 
 
@@ -132,4 +140,32 @@ def test_a_lease_elects_one_holder_until_it_stops_renewing(database_url):
     assert not store.claim_lease("telegram_polling", "worker-a", ttl, now + timedelta(seconds=52))
     store.release_lease("telegram_polling", "worker-b")
     assert store.claim_lease("telegram_polling", "worker-a", ttl, now + timedelta(seconds=53))
+    store.engine.dispose()
+
+
+def test_a_turn_survives_the_database_closing_its_pooled_connections(database_url, db_backend):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    if db_backend != "postgresql":
+        pytest.skip("a PostgreSQL server restart; SQLite has no server")
+    store = Store.open(database_url)
+    now = datetime(2026, 11, 22, 9, 0)
+
+    def turn(said: str) -> None:
+        with store.conversation_lock("web", "u1") as held:
+            conversation_id, _ = held.read(now)
+            assert held.save(conversation_id, {}, now, [("in", said, None, None)])
+
+    turn("before")
+    admin = create_engine(database_url, future=True, poolclass=NullPool)
+    with admin.connect() as connection:  # what a restart does to the pool's idle connections
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ))
+    admin.dispose()
+    turn("after")
+    with store.session() as s:
+        assert [m.text for m in s.execute(select(Message).order_by(Message.id)).scalars()] == ["before", "after"]
     store.engine.dispose()
