@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from bot.storage import Store
 from bot.storage.db import ConversationLock
@@ -56,14 +55,26 @@ class Assistant:
         self.dossiers = dossiers
         self.contact = contact or {}
         self.clock = clock
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
 
     async def understand(self, text: str) -> ParseResult:
         """A button payload as it says, typed text through the NLU model."""
         return parse_payload(text) or await self.nlu.parse(text[:MAX_NLU_CHARS])
 
-    def _process_lock(self, user_key: str) -> AbstractAsyncContextManager[Any]:
-        return nullcontext() if self.store.locking else self._locks[user_key]
+    @asynccontextmanager
+    async def _process_lock(self, user_key: str) -> AsyncIterator[None]:
+        """This process's turn of the person: their messages queue here one behind the other, so a person
+        sending many at once holds one database connection, not one per message. Forgotten when idle."""
+        lock = self._locks.setdefault(user_key, asyncio.Lock())
+        self._waiting[user_key] = self._waiting.get(user_key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[user_key] -= 1
+            if not self._waiting[user_key]:
+                del self._waiting[user_key], self._locks[user_key]
 
     async def handle(self, channel: str, user_id: str, text: str) -> Turn:
         """Answers one message from `user_id` on `channel`."""
@@ -71,8 +82,8 @@ class Assistant:
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
         user_key = f"{channel}:{user_id}"
-        # One turn per person at a time, in order: on PostgreSQL a database lock that every worker honours,
-        # on SQLite (one worker) this process's lock.
+        # One turn per person at a time, in order: this process's lock, and on PostgreSQL a database lock
+        # that every worker honours (SQLite serves one worker).
         async with self._process_lock(user_key), self.store.conversation_lock(channel, user_id) as held:
             now = self.clock()
             conversation_id, state = held.read(now)

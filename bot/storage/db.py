@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -166,6 +167,7 @@ class ConversationLock:
         self.connection: Connection | None = None
         self.user_id: int | None = None
         self.seen_at: datetime | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     def acquire(self) -> None:
         """Waits for the person's lock (blocking: off the event loop, see __aenter__)."""
@@ -292,16 +294,30 @@ class ConversationLock:
         self.release(failed=kind is not None)
 
     async def __aenter__(self) -> ConversationLock:
-        """Asks for the lock at once, in a thread of the store's own, so the loop serves others meanwhile
-        and this message takes its place in PostgreSQL's queue in the order it arrived."""
-        if self.store.locking:
-            await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
-        else:
+        """Asks for the lock in a thread of the store's own, so the loop serves others meanwhile and this
+        message takes its place in PostgreSQL's queue in the order it arrived. A turn holds a connection
+        from its lock to its commit, so at most DB_POOL_SIZE turns of this worker hold one; the others wait
+        here, in order, without a connection (waiting in the pool would fail after DB_POOL_TIMEOUT)."""
+        if not self.store.locking:
             self.acquire()
+            return self
+        slots = self.store.turn_slots()
+        await slots.acquire()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
+        except BaseException:
+            slots.release()
+            raise
+        self._slots = slots
         return self
 
     async def __aexit__(self, kind: object, *exc: object) -> None:
-        self.release(failed=kind is not None)
+        try:
+            self.release(failed=kind is not None)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+                self._slots = None
 
 
 class Store:
@@ -314,6 +330,7 @@ class Store:
         self.locking = engine.dialect.name == "postgresql"
         # Threads that wait for turn locks, each on a pooled connection: at most the pool's steady size,
         # leaving the overflow for the turns' own reads and writes.
+        self._turn_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
         self.lock_waiters = ThreadPoolExecutor(max_workers=max(1, engine.pool.size()), thread_name_prefix="turn-lock") \
             if self.locking else None
 
@@ -322,6 +339,14 @@ class Store:
         engine = make_engine(database)
         migrate(engine)
         return cls(engine)
+
+    def turn_slots(self) -> asyncio.Semaphore:
+        """How many turns of this worker may hold a connection at once (one semaphore per event loop)."""
+        loop = asyncio.get_running_loop()
+        slots = self._turn_slots.get(loop)
+        if slots is None:
+            slots = self._turn_slots[loop] = asyncio.Semaphore(max(1, self.engine.pool.size()))
+        return slots
 
     def conversation_lock(self, channel: str, external_id: str) -> ConversationLock:
         """`with` (blocking, in a worker thread) or `async with` (on the loop): one turn of this person at a time."""
