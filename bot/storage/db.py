@@ -171,14 +171,27 @@ class ConversationLock:
 
     def acquire(self) -> None:
         """Waits for the person's lock (blocking: off the event loop, see __aenter__)."""
+        if self.connection is not None:  # try_acquire() began the transaction; the lock was taken
+            self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
+            return
+        self._begin("SELECT pg_advisory_xact_lock(%(key)s)")
+
+    def try_acquire(self) -> bool:
+        """Takes the lock if it is free, without waiting (the transaction stays open either way)."""
+        return bool(self._begin("SELECT pg_try_advisory_xact_lock(%(key)s)"))
+
+    def _begin(self, lock: str) -> Any:
+        """Checks a connection out, begins the turn's transaction and runs `lock` in the same round trip."""
         for attempt in (1, 2):
             connection = self.store.engine.connect()
             try:
-                if self.store.locking:
-                    # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
-                    # that BEGIN and the lock travel in one round trip; release() switches it back.
-                    connection.connection.dbapi_connection.autocommit = True
-                    connection.exec_driver_sql("BEGIN; SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
+                if not self.store.locking:
+                    self.connection = connection
+                    return True
+                # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
+                # that BEGIN and the lock travel in one round trip; release() switches it back.
+                connection.connection.dbapi_connection.autocommit = True
+                taken = connection.exec_driver_sql(f"BEGIN; {lock}", {"key": self.key}).scalar()
             except DBAPIError as e:
                 connection.invalidate()
                 connection.close()
@@ -192,7 +205,8 @@ class ConversationLock:
                 connection.close()
                 raise
             self.connection = connection
-            return
+            return taken
+        raise AssertionError("unreachable")
 
     def release(self, failed: bool = False) -> None:
         """Commits the turn (or rolls it back after an error), which lets the person's next message in."""
@@ -304,9 +318,15 @@ class ConversationLock:
         slots = self.store.turn_slots()
         await slots.acquire()
         try:
-            await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
+            # Mostly nobody else is mid-turn for this person: one round trip on the loop. Otherwise the
+            # wait happens in a thread (a thread per turn would cost GIL hand-overs on every turn).
+            if not self.try_acquire():
+                await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
         except BaseException:
-            slots.release()
+            try:
+                self.release(failed=True)  # e.g. DB_LOCK_TIMEOUT_MS passed: the transaction ends, the connection returns
+            finally:
+                slots.release()
             raise
         self._slots = slots
         return self
