@@ -29,8 +29,9 @@ model: setup  ## train the NLU model when its data or config.yml changed
 chat: model  ## chat in the terminal
 	@PYTHONWARNINGS=ignore $(PY) -m bot chat
 
-bench: model  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
+bench: model postgres  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
 	$(PY) bench/knowledge_search.py
+	@PYTHONWARNINGS=ignore $(PY) bench/load.py
 	@PYTHONWARNINGS=ignore $(PY) bench/nlu_pipelines.py
 
 clean:  ## remove the venv, trained models and the local database
