@@ -26,10 +26,10 @@ class Election:
     losing the lease: better nobody polls for a while than two.
     """
 
-    def __init__(self, store: Store, name: str, ttl: timedelta = LEASE_TTL):
+    def __init__(self, store: Store, name: str, ttl: timedelta | None = None):
         self.store = store
         self.name = name
-        self.ttl = ttl
+        self.ttl = ttl or LEASE_TTL
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.holding = False
         self._task: asyncio.Task[None] | None = None
