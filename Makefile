@@ -5,12 +5,12 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test setup browser model chat lint bench clean audit faults
+.PHONY: run test setup browser postgres model chat lint bench clean audit faults soak
 
 run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
 	@PYTHONWARNINGS=ignore $(PY) -m bot serve
 
-test: model browser  ## lint, the supply-chain audit and the whole test suite (the fault suite included)
+test: model browser postgres  ## lint, the supply-chain audit and the whole test suite (storing tests on SQLite and PostgreSQL; TEST_DB=sqlite for one)
 	$(PY) -m ruff check .
 	@bin/audit
 	$(PY) -m pytest
@@ -27,14 +27,18 @@ setup:  ## .venv with the pinned packages (skipped when requirements.lock is unc
 browser:  ## Chromium + chromedriver for the browser tests (apt-get, only when missing)
 	@bin/setup browser
 
+postgres:  ## PostgreSQL's server binaries for the database tests (apt-get, only when missing; TEST_DB=sqlite skips)
+	@[ "$${TEST_DB:-both}" = sqlite ] || bin/setup postgres
+
 model: setup  ## train the NLU model when its data or config.yml changed
 	@PYTHONWARNINGS=ignore $(PY) -m nlu train
 
 chat: model  ## chat in the terminal
 	@PYTHONWARNINGS=ignore $(PY) -m bot chat
 
-bench: model  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
+bench: model postgres  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
 	$(PY) bench/knowledge_search.py
+	@PYTHONWARNINGS=ignore $(PY) bench/load.py
 	@PYTHONWARNINGS=ignore $(PY) bench/nlu_pipelines.py
 
 clean:  ## remove the venvs, trained models and the local database

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from bot.channels import attach_channels
@@ -42,14 +43,15 @@ async def _serve(settings: Settings) -> None:
     channels = ["web", *attach_channels(app, assistant, settings)]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as e:
         await runner.cleanup()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: {e.strerror}. Set PORT to a free port.") from None
     port = runner.addresses[0][1] if runner.addresses else settings.port  # PORT=0: the one the system gave
-    log.info("Web chat ready: open http://%s:%s/ in a browser", settings.host, port)
+    log.info("Web chat ready: open http://%s:%s/ in a browser%s", settings.host, port,
+             f" (worker {os.environ.get('BOT_WORKER')} of {settings.workers})" if reuse_port else "")
     off = [name for name in ("telegram", "zalo") if name not in channels]
     log.info("Channels on: %s%s", ", ".join(channels), f" (off, no settings: {', '.join(off)})" if off else "")
     stop = asyncio.Event()
@@ -79,7 +81,7 @@ def _store(settings: Settings) -> Store:
     from bot.storage import Store
     from bot.storage.crypto import keyring_from_settings
 
-    return Store.open(settings.database_url_resolved, keyring_from_settings(settings))
+    return Store.open(settings.database, keyring_from_settings(settings))
 
 
 def _dossiers(settings: Settings, path: str) -> int:
@@ -236,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     from bot.storage.crypto import DataKeyError
 
     setup_logging(settings.log_level if args.command in (None, "serve") else "WARNING")
+    if os.environ.get("BOT_WORKER"):  # several workers write to one log: say which one speaks
+        from bot.privacy import OneLineFormatter
+
+        worker_format = f"%(asctime)s w{os.environ['BOT_WORKER']} %(levelname)s %(name)s: %(message)s"
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(OneLineFormatter(worker_format))
     try:
         return _run(settings, args)
     except DataKeyError as e:
@@ -258,7 +266,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "chat":
             asyncio.run(_chat(settings, args.json, args.user))
         else:
-            asyncio.run(_serve(settings))
+            from bot.workers import check_workers, is_worker, run_workers
+
+            check_workers(settings)
+            if settings.workers > 1 and not is_worker():
+                return run_workers(settings)
+            asyncio.run(_serve(settings, reuse_port=settings.workers > 1))
     except KeyboardInterrupt:
         pass
     except SettingsError as e:  # a channel found settings that do not fit together (e.g. a webhook without its secret)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from bot.storage import Store
-from bot.storage.models import Conversation, utcnow
+from bot.storage.db import ConversationLock
+from bot.storage.models import utcnow
 from flows.engine import FlowEngine
 from flows.replies import Reply, Turn
 from flows.services import Desk, Services
@@ -54,12 +55,27 @@ class Assistant:
         self.dossiers = dossiers
         self.contact = contact or {}
         self.clock = clock
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         self.handover: Any = None  # bot.handover.Handover, set by the runtime
 
     async def understand(self, text: str) -> ParseResult:
         """A button payload as it says, typed text through the NLU model."""
         return parse_payload(text) or await self.nlu.parse(text[:MAX_NLU_CHARS])
+
+    @asynccontextmanager
+    async def _process_lock(self, user_key: str) -> AsyncIterator[None]:
+        """This process's turn of the person: their messages queue here one behind the other, so a person
+        sending many at once holds one database connection, not one per message. Forgotten when idle."""
+        lock = self._locks.setdefault(user_key, asyncio.Lock())
+        self._waiting[user_key] = self._waiting.get(user_key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[user_key] -= 1
+            if not self._waiting[user_key]:
+                del self._waiting[user_key], self._locks[user_key]
 
     async def handle(self, channel: str, user_id: str, text: str) -> Turn:
         """Answers one message from `user_id` on `channel`."""
@@ -67,39 +83,38 @@ class Assistant:
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
         user_key = f"{channel}:{user_id}"
-        async with self._locks[user_key]:
+        # One turn per person at a time, in order: this process's lock, and on PostgreSQL a database lock
+        # that every worker honours (SQLite serves one worker).
+        async with self._process_lock(user_key), self.store.conversation_lock(channel, user_id) as held:
             now = self.clock()
-            with self.store.session() as session, session.begin():
-                conversation = self.store.conversation_for(session, channel, user_id, now)
-                conversation_id, state = conversation.id, dict(conversation.flow_state or {})
+            conversation_id, state = held.read(now)
             # While a person at the desk has the conversation, the assistant stays quiet (bot/handover.py).
-            held = self.handover.hold(channel, user_id, text, now) if self.handover is not None else None
-            if held is not None:
-                return Turn(replies=self.engine.responses.render(held) if held else [])
+            quiet = self.handover.hold(channel, user_id, text, now) if self.handover is not None else None
+            if quiet is not None:
+                return Turn(replies=self.engine.responses.render(quiet) if quiet else [])
             # Typing (or a channel echoing) the title of a button just offered is pressing it.
             payload = (state.get(OFFERED) or {}).get(fold_words(text))
             parse = await self.understand(payload or text)
-            return self._turn(user_key, conversation_id, state, parse, now)
+            return self._turn(held, user_key, conversation_id, state, parse, now)
 
-    def _turn(self, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult, now: datetime) -> Turn:
+    def _turn(
+        self, held: ConversationLock, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult,
+        now: datetime,
+    ) -> Turn:
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
-        # No transaction is open while the flows run: actions write through the desk in their own,
-        # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
+        # The turn holds no row lock while the flows run: actions write through the desk in their own
+        # transactions, which an open write would block (see ConversationLock).
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
-        with self.store.session() as session, session.begin():
-            conversation = session.get(Conversation, conversation_id)
-            if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
-                conversation.flow_state = {**result.state, OFFERED: offered}
-                conversation.updated_at = now
-                # The procedure the conversation is about after this message: the desk's "top procedures asked".
-                asked = (result.state.get("slots") or {}).get("procedure_code")
-                self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now,
-                                       procedure_code=asked if isinstance(asked, str) else None)
-                for reply in result.replies:
-                    self.store.add_message(session, conversation, "out", reply.text, now=now)
+        # The procedure the conversation is about after this message: the desk's "top procedures asked".
+        asked = (result.state.get("slots") or {}).get("procedure_code")
+        # Nothing stored when the person had their data deleted this turn.
+        held.save(conversation_id, {**result.state, OFFERED: offered}, now, [
+            ("in", parse.text, parse.intent, parse.confidence, asked if isinstance(asked, str) else None),
+            *(("out", reply.text, None, None, None) for reply in result.replies),
+        ])
         log.info(
             "turn user=%s intent=%s conf=%.2f flows=%s->%s",
             user_key, parse.intent, parse.confidence, ",".join(result.started) or "-", result.flow or "-",

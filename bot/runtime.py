@@ -45,8 +45,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     from knowledge import load_knowledge
 
     engine = build_engine(settings)
-    knowledge = load_knowledge()
-    store = Store.open(settings.database_url_resolved, keyring_from_settings(settings))
+    store = Store.open(settings.database, keyring_from_settings(settings))
     sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.
@@ -63,6 +62,8 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
                     f"The NLU model under {settings.model_path} cannot be read ({type(e).__name__}: "
                     f"{' '.join(str(e).split())[:200]}). Delete it and train again: python -m nlu train"
                 ) from e
+    # After the model: the knowledge base takes the search index the model brought (one per process).
+    knowledge = load_knowledge()
     log.info("assistant ready in %.1f s", time.monotonic() - started)
     assistant = Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge,

@@ -6,8 +6,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from bot.storage.db import DatabaseOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +30,13 @@ def _positive(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a whole number above 0")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number, 0 or more")
     return value
 
 
@@ -174,6 +184,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DESK_PUBLIC_URL", "", _optional_http_url,
             "Address of the web chat that printed QR codes open (e.g. https://hoidap.example.gov.vn); "
             "empty: the address the desk page was opened at."),
+    Setting("WORKERS", "1", _positive,
+            "Server processes sharing PORT (SO_REUSEPORT); above 1 needs PostgreSQL. See \"Serving a province\"."),
+    Setting("DB_POOL_SIZE", "10", _positive, "Database connections each worker keeps open (PostgreSQL)."),
+    Setting("DB_POOL_OVERFLOW", "10", _non_negative, "Extra connections a worker may open at a peak, closed after."),
+    Setting("DB_POOL_TIMEOUT", "10", _positive, "Seconds a turn waits for a free connection before failing."),
+    Setting("DB_STATEMENT_TIMEOUT_MS", "15000", _positive,
+            "PostgreSQL cancels a statement running longer than this (milliseconds)."),
+    Setting("DB_LOCK_TIMEOUT_MS", "20000", _positive,
+            "How long a message waits for the same person's previous turn (and any row lock), in milliseconds."),
 )
 
 
@@ -209,6 +228,12 @@ class Settings:
     desk_lockout_attempts: int
     desk_lockout_minutes: int
     desk_public_url: str
+    workers: int
+    db_pool_size: int
+    db_pool_overflow: int
+    db_pool_timeout: int
+    db_statement_timeout_ms: int
+    db_lock_timeout_ms: int
     api_keys: tuple[ApiKey, ...] = ()
     web_https: bool = False
     session_secret: str = ""
@@ -254,6 +279,17 @@ class Settings:
     @property
     def zalo_enabled(self) -> bool:
         return bool(self.zalo_app_id and self.zalo_oa_secret_key and (self.zalo_access_token or self.zalo_refresh_token))
+
+    @property
+    def database(self) -> DatabaseOptions:
+        """How the database is opened: its URL with the pool and timeouts."""
+        from bot.storage.db import DatabaseOptions
+
+        return DatabaseOptions(
+            url=self.database_url_resolved, pool_size=self.db_pool_size, pool_overflow=self.db_pool_overflow,
+            pool_timeout=self.db_pool_timeout, statement_timeout_ms=self.db_statement_timeout_ms,
+            lock_timeout_ms=self.db_lock_timeout_ms,
+        )
 
     def contact(self) -> dict[str, str]:
         return {"hotline": self.desk_hotline, "hours": self.desk_hours, "schedule": self.desk_schedule}

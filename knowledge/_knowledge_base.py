@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import SHAPE_LIST
 
 from ._documents import form_codes, normal_code
-from ._search import CONFIDENT, MENTIONED, SearchIndex, Vocabulary
+from ._search import CONFIDENT, MENTIONED, SearchIndex, Vocabulary, share_index
 from ._text import fold, marked_tokens, tokens
 from .errors import KnowledgeFileError, Problem
 from .schema import Guide, Procedure
@@ -144,7 +145,9 @@ class KnowledgeBase:
     search index needs only each line's code, name and result names.
     """
 
-    def __init__(self, lines: dict[str, CatalogLine], guides: list[Guide], vocabulary: Vocabulary) -> None:
+    def __init__(
+        self, lines: dict[str, CatalogLine], guides: list[Guide], vocabulary: Vocabulary, index_key: str | None = None
+    ) -> None:
         self._lines = lines
         self._procedures: dict[str, Procedure] = {}
         self._lock = threading.Lock()
@@ -155,12 +158,18 @@ class KnowledgeBase:
         missing = sorted(code for code in self._guides_by_code if code not in lines)
         if missing:
             raise KnowledgeFileError([Problem(Path("knowledge/guides"), 0, "code", f"not in the catalog: {c}") for c in missing])
-        self._index = SearchIndex(
+        self._vocabulary = vocabulary
+        # With a key (the shipped knowledge), the one index of this process: the NLU model may have brought it.
+        self.index: SearchIndex = share_index(index_key, self._build_index) if index_key else self._build_index()
+
+    def _build_index(self) -> SearchIndex:
+        lines = self._lines
+        return SearchIndex(
             names=((code, line.name) for code, line in lines.items()),
             aliases=((g.code, alias) for g in self._guides for alias in [g.title, *g.aliases]),
             # Long result descriptions are sentences, not names people search for.
             results=((code, name) for code, line in lines.items() for name in line.results() if len(name) <= _RESULT_CHARS),
-            vocabulary=vocabulary,
+            vocabulary=self._vocabulary,
             curated=self._guides_by_code,
         )
 
@@ -233,7 +242,7 @@ class KnowledgeBase:
         if not fold(query):
             return []
         hits = []
-        for code, score, matched in self._index.search(query, k):
+        for code, score, matched in self.index.search(query, k):
             procedure = self.get(code)
             if procedure is not None:
                 hits.append(SearchHit(code, procedure.name, score, procedure, matched))
@@ -300,10 +309,21 @@ def load_lines(root: Path) -> dict[str, CatalogLine]:
     return dict(sorted(lines.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
 
 
+def index_key(root: Path = KNOWLEDGE_ROOT) -> str:
+    """Names the search index built from these knowledge files: the index's version and the files' digest."""
+    digest = hashlib.sha256()
+    files = [*sorted((root / "catalog").glob("*.jsonl")), *sorted((root / "guides").glob("*.yml")),
+             root / "abbreviations.yml", root / "fillers.yml"]
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return f"v{SearchIndex.VERSION}-{digest.hexdigest()[:24]}"
+
+
 @lru_cache(maxsize=4)
 def _load(root: Path) -> KnowledgeBase:
     started = time.perf_counter()
-    knowledge = KnowledgeBase(load_lines(root), read_guides(root), read_vocabulary(root))
+    knowledge = KnowledgeBase(load_lines(root), read_guides(root), read_vocabulary(root), index_key=index_key(root))
     logger.info(
         "knowledge loaded: %d procedures, %d guides in %.2fs",
         len(knowledge),

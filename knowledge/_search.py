@@ -50,11 +50,12 @@ common name of a procedure is ahead of its variants by more than MARGIN
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
 from operator import itemgetter
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -244,8 +245,14 @@ class SearchIndex:
 
     Scoring is vectorised with numpy over all entries that share a word with
     the query, so a query costs a few milliseconds over the whole catalog.
-    The index pickles (the NLU model stores one).
+    The index pickles (the NLU model stores one); one process holds one index
+    per knowledge version, shared by the knowledge base and the model
+    (`share_index`), whichever of them loads first.
     """
+
+    # Raise when the index's structure or scoring changes: a model's stored index of another
+    # version is then not shared (and `make` retrains the model anyway).
+    VERSION = 1
 
     def __init__(
         self,
@@ -549,3 +556,16 @@ class SearchIndex:
             missing += _DILUTION * (chatter_weight - chatter_matched)
             scores = matched / np.maximum(matched + missing, 1e-9) * reading.shape
         return np.where(reading.shape > 0, np.minimum(1.0, scores + self._bonus), 0.0)
+
+
+_SHARED: dict[str, SearchIndex] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def share_index(key: str, build: Callable[[], SearchIndex]) -> SearchIndex:
+    """The process's index for this knowledge version (`index_key`), built (or unpickled) once."""
+    with _SHARED_LOCK:
+        index = _SHARED.get(key)
+        if index is None:
+            index = _SHARED[key] = build()
+        return index

@@ -58,6 +58,7 @@ from bot.channels.text import split_text as text_parts
 from bot.privacy import mask
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
+from bot.storage.election import Election
 from bot.storage.models import ChannelState, User, utcnow
 from bot.web.payload import PayloadError, bad_request, read_json
 from flows.replies import Reply, Turn
@@ -350,6 +351,7 @@ class TelegramChannel:
         self.application: Application = builder.build()
         self.started = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
+        self.election: Election | None = None
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         self.application.add_handlers([
             CommandHandler(list(COMMANDS), self.on_command, filters=private),
@@ -399,16 +401,28 @@ class TelegramChannel:
         self._recover()
         if self.webhook_url:
             await app.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES)
-        elif app.updater is not None and not app.updater.running:
-            await app.updater.start_polling(
-                timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3,
-                error_callback=self._polling_error,
-            )
+        elif app.updater is not None and self.election is None:
+            # Several workers: only the one elected through the database polls (Telegram allows one poller).
+            self.election = Election(self.store, "telegram_polling")
+            self.election.start(self._start_polling, self._stop_polling)
         await self._set_commands()
         if not app.running:
             await app.start()
         self.started.set()
         log.info("Telegram channel on (%s) as @%s", self.mode, app.bot.username)
+
+    async def _start_polling(self) -> None:
+        updater = self.application.updater
+        if updater is not None and not updater.running:
+            await updater.start_polling(
+                timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3,
+                error_callback=self._polling_error,
+            )
+
+    async def _stop_polling(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
 
     async def stop(self) -> None:
         """Stops polling, finishes the updates already taken, closes the HTTP client. The webhook stays set."""
@@ -417,6 +431,11 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._starter
         app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if self.election is not None:
+            await self.election.stop()
+            self.election = None
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

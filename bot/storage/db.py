@@ -1,29 +1,84 @@
-"""The database: engine, migrations and the few queries the Assistant needs per turn."""
+"""The database: engine, migrations, the per-person turn lock and the few queries the Assistant needs per turn."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.storage.crypto import DataKeyError, Keyring, attach_keyring, check_key, keyring_from_settings
-from bot.storage.models import Conversation, Message, User, utcnow
+from bot.storage.models import ChannelState, Conversation, Message, User, utcnow
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # A conversation idle this long is closed; the next message opens a new one.
 CONVERSATION_GAP = timedelta(hours=6)
+# Several workers starting at once migrate one after the other (any constant shared by all of them).
+MIGRATION_LOCK = 0x7474_6863_0001
+# users.last_seen_at is kept to this precision (written at most this often).
+SEEN_PRECISION = timedelta(minutes=1)
+# channel_state rows with this channel are leases: key = what is elected, value = "<owner> <expiry>".
+LEASES = "lease"
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """A database URL with its pool and timeouts (settings DB_*)."""
+
+    url: str
+    pool_size: int = 10
+    pool_overflow: int = 10
+    pool_timeout: int = 10
+    statement_timeout_ms: int = 15000
+    lock_timeout_ms: int = 20000
+
+
+def make_engine(database: str | DatabaseOptions) -> Engine:
+    options = database if isinstance(database, DatabaseOptions) else DatabaseOptions(url=database)
+    url = options.url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if url.startswith("postgresql"):
+        engine = create_engine(
+            # No pre-ping (a round trip per checkout): a connection the server closed fails once, SQLAlchemy
+            # then empties the pool, and a turn retries its first statement on a fresh one (ConversationLock).
+            url, future=True, pool_pre_ping=False, pool_size=options.pool_size, max_overflow=options.pool_overflow,
+            pool_timeout=options.pool_timeout, pool_recycle=1800,
+            connect_args={
+                "connect_timeout": max(1, options.pool_timeout),
+                # A statement (or a wait for a row or a person's turn lock) never hangs a worker for good.
+                "options": f"-c statement_timeout={options.statement_timeout_ms}"
+                           f" -c lock_timeout={options.lock_timeout_ms}"
+                           f" -c idle_in_transaction_session_timeout={options.statement_timeout_ms * 4}",
+                "application_name": "tthc-assistant",
+            },
+        )
+        return engine
+    if url.startswith("sqlite") and ":memory:" not in url:
+        # Kept-open connections: SQLAlchemy 1.4 opens a new SQLite connection per session by default, and
+        # closing the last one checkpoints the WAL with an fsync (it was 16 ms of a 65 ms turn).
+        engine = create_engine(
+            url, future=True, poolclass=QueuePool, pool_size=options.pool_size, max_overflow=options.pool_overflow,
+            pool_timeout=options.pool_timeout,
+            connect_args={"timeout": options.lock_timeout_ms / 1000, "check_same_thread": False},
+        )
+    else:
+        engine = create_engine(url, future=True, connect_args={"timeout": options.lock_timeout_ms / 1000})
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -31,6 +86,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it safe against crashes; fsync per checkpoint
             cursor.close()
 
     return engine
@@ -56,6 +112,8 @@ def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> 
             connection.commit()
         try:
             with connection.begin():
+                if engine.dialect.name == "postgresql":  # several workers starting at once migrate one at a time
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 config.attributes["connection"] = connection
                 (command.downgrade if downgrade else command.upgrade)(config, revision)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
@@ -66,6 +124,243 @@ def migrate(engine: Engine, revision: str = "head", downgrade: bool = False) -> 
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Takes the schema back to `revision` ("base": no tables)."""
+    migrate(engine, revision, downgrade=True)
+
+
+def lock_key(channel: str, external_id: str) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory locks, the same in every worker (hash() is per process)."""
+    digest = hashlib.blake2b(f"{channel}:{external_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _save_turn_statement(conversation_id: int, flow_state: dict[str, Any], now: datetime, said: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: UPDATE the conversation and INSERT the turn's messages in one statement; no row (the
+    conversation was deleted meanwhile) inserts nothing. Messages keep their order (ids follow `n`)."""
+    from sqlalchemy import Float, Integer, String, cast, column, literal, true, values
+
+    turned = (
+        update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
+        .returning(Conversation.id).cte("turned")
+    )
+    # The message columns' own types, so that what they do on the way in (masking personal data) is done here too.
+    typed = Message.__table__.c
+    rows = values(
+        column("direction", typed.direction.type), column("text", typed.text.type), column("intent", typed.intent.type),
+        column("confidence", typed.confidence.type), column("procedure_code", typed.procedure_code.type),
+        column("n", Integer), name="said",
+    ).data([(m["direction"], m["text"], m["intent"], m["confidence"], m["procedure_code"], m["n"]) for m in said])
+    source = (
+        # a column of NULLs in VALUES is text to PostgreSQL: say what each is
+        select(turned.c.id, rows.c.direction, rows.c.text, cast(rows.c.intent, String), cast(rows.c.confidence, Float),
+               cast(rows.c.procedure_code, String), literal(now, Message.created_at.type))
+        .select_from(turned.join(rows, true()))
+        .order_by(rows.c.n)
+    )
+    return insert(Message).from_select(
+        ["conversation_id", "direction", "text", "intent", "confidence", "procedure_code", "created_at"], source
+    )
+
+
+class ConversationLock:
+    """One person's turn, held whole against their other messages, whichever worker runs them.
+
+    PostgreSQL: the turn is one transaction on one connection that starts by taking a transaction
+    advisory lock keyed on (channel, person) and ends by committing the turn's writes, which releases
+    it: the next message of that person reads what this one wrote. Waiters queue in the order they
+    asked. An advisory lock and not `SELECT ... FOR UPDATE` on their row: the flows' own writes (a
+    ticket whose foreign key points at the row, "delete my data" removing it) run in other transactions
+    during the turn and would wait on a row lock held by the turn itself; the turn takes no row lock
+    until its final writes. A connection that dies drops its lock. Round trips per turn: lock, read,
+    three writes, commit.
+    SQLite: one worker only (checked at start), so the Assistant's in-process lock serialises turns;
+    the read and the writes are two short transactions (a transaction held open across the flows
+    would collide with their writes).
+    """
+
+    def __init__(self, store: Store, channel: str, external_id: str):
+        self.store = store
+        self.channel = channel
+        self.external_id = external_id
+        self.key = lock_key(channel, external_id)
+        self.connection: Connection | None = None
+        self.user_id: int | None = None
+        self.seen_at: datetime | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def acquire(self) -> None:
+        """Waits for the person's lock (blocking: off the event loop, see __aenter__)."""
+        if self.connection is not None:  # try_acquire() began the transaction; the lock was taken
+            self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
+            return
+        self._begin("SELECT pg_advisory_xact_lock(%(key)s)")
+
+    def try_acquire(self) -> bool:
+        """Takes the lock if it is free, without waiting (the transaction stays open either way)."""
+        return bool(self._begin("SELECT pg_try_advisory_xact_lock(%(key)s)"))
+
+    def _begin(self, lock: str) -> Any:
+        """Checks a connection out, begins the turn's transaction and runs `lock` in the same round trip."""
+        for attempt in (1, 2):
+            connection = self.store.engine.connect()
+            try:
+                if not self.store.locking:
+                    self.connection = connection
+                    return True
+                # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
+                # that BEGIN and the lock travel in one round trip; release() switches it back.
+                connection.connection.dbapi_connection.autocommit = True
+                taken = connection.exec_driver_sql(f"BEGIN; {lock}", {"key": self.key}).scalar()
+            except DBAPIError as e:
+                connection.invalidate()
+                connection.close()
+                # A connection the server closed (a restart): the pool is emptied, try once more on a new one.
+                # This replaces pre-pinging every checkout, a round trip each.
+                if e.connection_invalidated and attempt == 1:
+                    continue
+                raise
+            except Exception:
+                connection.invalidate()
+                connection.close()
+                raise
+            self.connection = connection
+            return taken
+        raise AssertionError("unreachable")
+
+    def release(self, failed: bool = False) -> None:
+        """Commits the turn (or rolls it back after an error), which lets the person's next message in."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            if self.store.locking:
+                connection.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
+                connection.connection.dbapi_connection.autocommit = False
+            elif failed:
+                connection.rollback()
+            else:
+                connection.commit()
+        except Exception:
+            connection.invalidate()  # a connection in an unknown state never goes back to the pool
+            raise
+        finally:
+            connection.close()
+
+    def read(self, now: datetime) -> tuple[int, dict[str, Any]]:
+        """The person's open conversation (id, flow state), created with the person if need be."""
+        assert self.connection is not None, "acquire() first"
+        row = self._read()
+        if row is None or row.conversation_id is None or now - row.updated_at > CONVERSATION_GAP:
+            self._create(now, None if row is None else row.user_id)
+            row = self._read()
+            assert row is not None and row.conversation_id is not None
+        self.user_id = row.user_id
+        # Written at most once a minute: a round trip saved on most turns of a conversation.
+        self.seen_at = row.last_seen_at
+        if not self.store.locking:
+            self.connection.commit()
+        return row.conversation_id, dict(row.flow_state or {})
+
+    def _read(self) -> Any:
+        latest = (
+            select(Conversation.id)
+            .where(Conversation.user_id == User.id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+            .correlate(User)
+            .scalar_subquery()
+        )
+        assert self.connection is not None
+        return self.connection.execute(
+            select(User.id.label("user_id"), User.last_seen_at, Conversation.id.label("conversation_id"),
+                   Conversation.flow_state, Conversation.updated_at)
+            .select_from(User)
+            .outerjoin(Conversation, Conversation.id == latest)
+            .where(User.channel == self.channel, User.external_id == self.external_id)
+        ).first()
+
+    def _create(self, now: datetime, user_id: int | None) -> None:
+        """Makes the person and/or a new conversation in a transaction of its own, committed at once, so that
+        the flows' own transactions see them (the lock's transaction stays open, and reads them next)."""
+        with self.store.session() as session, session.begin():
+            if user_id is None:
+                user = User(channel=self.channel, external_id=self.external_id, created_at=now, last_seen_at=now)
+                session.add(user)
+                try:
+                    session.flush()
+                except IntegrityError:  # made a moment ago by another worker's first turn: use theirs
+                    session.rollback()
+                    return
+                user_id = user.id
+            session.add(Conversation(user_id=user_id, started_at=now, updated_at=now, flow_state={}))
+
+    def save(self, conversation_id: int, flow_state: dict[str, Any], now: datetime,
+             messages: list[tuple[str, str, str | None, float | None, str | None]]) -> bool:
+        """Stores the turn: flow state, the person's last message time, the messages (direction, text,
+        intent, confidence, the procedure talked about). False, and nothing stored, when the conversation
+        is gone (data deleted)."""
+        connection = self.connection
+        assert connection is not None, "acquire() first"
+        said = [{"direction": direction, "text": text, "intent": intent, "confidence": confidence,
+                 "procedure_code": procedure_code, "n": n}
+                for n, (direction, text, intent, confidence, procedure_code) in enumerate(messages)]
+        if self.store.locking:  # one round trip: the state's UPDATE feeds the messages' INSERT
+            changed = connection.execute(_save_turn_statement(conversation_id, flow_state, now, said)).rowcount
+        else:
+            changed = connection.execute(
+                update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
+            ).rowcount
+            if changed:
+                connection.execute(insert(Message), [
+                    {"conversation_id": conversation_id, "created_at": now, **{k: v for k, v in m.items() if k != "n"}}
+                    for m in said
+                ])
+        if changed and (self.seen_at is None or now - self.seen_at >= SEEN_PRECISION):
+            connection.execute(update(User).where(User.id == self.user_id).values(last_seen_at=now))
+        if not self.store.locking:
+            connection.commit()
+        return bool(changed)
+
+    def __enter__(self) -> ConversationLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.release(failed=kind is not None)
+
+    async def __aenter__(self) -> ConversationLock:
+        """Asks for the lock in a thread of the store's own, so the loop serves others meanwhile and this
+        message takes its place in PostgreSQL's queue in the order it arrived. A turn holds a connection
+        from its lock to its commit, so at most DB_POOL_SIZE turns of this worker hold one; the others wait
+        here, in order, without a connection (waiting in the pool would fail after DB_POOL_TIMEOUT)."""
+        if not self.store.locking:
+            self.acquire()
+            return self
+        slots = self.store.turn_slots()
+        await slots.acquire()
+        try:
+            # Mostly nobody else is mid-turn for this person: one round trip on the loop. Otherwise the
+            # wait happens in a thread (a thread per turn would cost GIL hand-overs on every turn).
+            if not self.try_acquire():
+                await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
+        except BaseException:
+            try:
+                self.release(failed=True)  # e.g. DB_LOCK_TIMEOUT_MS passed: the transaction ends, the connection returns
+            finally:
+                slots.release()
+            raise
+        self._slots = slots
+        return self
+
+    async def __aexit__(self, kind: object, *exc: object) -> None:
+        try:
+            self.release(failed=kind is not None)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+                self._slots = None
+
 
 class Store:
     """Per-turn storage: who is talking, their flow state, what was said."""
@@ -73,16 +368,24 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
+        # Only PostgreSQL serves several workers; on SQLite the process's own lock is the only one needed.
+        self.locking = engine.dialect.name == "postgresql"
+        # Threads that wait for turn locks, each on a pooled connection: at most the pool's steady size,
+        # leaving the overflow for the turns' own reads and writes.
+        self._turn_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
+        self.lock_waiters = ThreadPoolExecutor(max_workers=max(1, engine.pool.size()), thread_name_prefix="turn-lock") \
+            if self.locking else None
 
     @classmethod
-    def open(cls, url: str, keyring: Keyring | None = None) -> Store:
-        """The database at `url`, migrated, with personal data encrypted by `keyring` (default: the
-        settings' DATA_KEY or key file). Raises DataKeyError when the key is not the database's."""
+    def open(cls, database: str | DatabaseOptions, keyring: Keyring | None = None) -> Store:
+        """The database (a URL, or the settings' `database` with its pool and timeouts), migrated, with
+        personal data encrypted by `keyring` (default: the settings' DATA_KEY or key file). Raises
+        DataKeyError when the key is not the database's."""
         if keyring is None:
             from bot.settings import Settings
 
             keyring = keyring_from_settings(Settings.load())
-        engine = make_engine(url)
+        engine = make_engine(database)
         attach_keyring(engine, keyring)
         try:
             migrate(engine)
@@ -93,24 +396,42 @@ class Store:
             raise DataKeyError(f"{_safe_url(engine)}: {e}") from None
         return cls(engine)
 
+    def turn_slots(self) -> asyncio.Semaphore:
+        """How many turns of this worker may hold a connection at once (one semaphore per event loop)."""
+        loop = asyncio.get_running_loop()
+        slots = self._turn_slots.get(loop)
+        if slots is None:
+            slots = self._turn_slots[loop] = asyncio.Semaphore(max(1, self.engine.pool.size()))
+        return slots
+
+    def conversation_lock(self, channel: str, external_id: str) -> ConversationLock:
+        """`with` (blocking, in a worker thread) or `async with` (on the loop): one turn of this person at a time."""
+        return ConversationLock(self, channel, external_id)
+
     def session(self) -> Session:
         return self.sessions()
 
     def conversation_for(self, session: Session, channel: str, external_id: str, now: datetime) -> Conversation:
-        user = session.execute(
-            select(User).where(User.channel == channel, User.external_id == external_id)
-        ).scalar_one_or_none()
+        """The person's open conversation (created with the person if need be), in one query when they exist."""
+        latest = (
+            select(Conversation.id)
+            .where(Conversation.user_id == User.id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+            .correlate(User)
+            .scalar_subquery()
+        )
+        row = session.execute(
+            select(User, Conversation)
+            .outerjoin(Conversation, Conversation.id == latest)
+            .where(User.channel == channel, User.external_id == external_id)
+        ).first()
+        user, conversation = row if row is not None else (None, None)
         if user is None:
             user = User(channel=channel, external_id=external_id, created_at=now, last_seen_at=now)
             session.add(user)
             session.flush()
         user.last_seen_at = now
-        conversation = session.execute(
-            select(Conversation)
-            .where(Conversation.user_id == user.id)
-            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
         if conversation is None or now - conversation.updated_at > CONVERSATION_GAP:
             conversation = Conversation(user_id=user.id, started_at=now, updated_at=now, flow_state={})
             session.add(conversation)
@@ -139,3 +460,34 @@ class Store:
             count = 1 + sum(1 + len(c.messages) for c in user.conversations) + len(user.tickets) + len(user.feedback)
             session.delete(user)
             return count
+
+    def claim_lease(self, name: str, owner: str, ttl: timedelta, now: datetime | None = None) -> bool:
+        """Takes or renews the lease `name` for `owner` unless another owner holds it unexpired.
+
+        Elects the one worker that does something only one may do (Telegram's long polling): each worker
+        calls this every few seconds; the holder renews, the others take over once it stops renewing.
+        """
+        now = now or utcnow()
+        value = f"{owner} {(now + ttl).isoformat()}"
+        try:
+            with self.session() as session, session.begin():
+                row = session.execute(
+                    select(ChannelState).where(ChannelState.channel == LEASES, ChannelState.key == name).with_for_update()
+                ).scalar_one_or_none()
+                if row is None:
+                    session.add(ChannelState(channel=LEASES, key=name, value=value, updated_at=now))
+                    return True
+                holder, _, until = row.value.partition(" ")
+                if holder != owner and until and datetime.fromisoformat(until) > now:
+                    return False
+                row.value, row.updated_at = value, now
+                return True
+        except IntegrityError:  # another worker inserted the lease first
+            return False
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Gives the lease up at once (a clean stop), so another worker need not wait for it to expire."""
+        with self.session() as session, session.begin():
+            row = session.get(ChannelState, (LEASES, name), with_for_update=True)
+            if row is not None and row.value.partition(" ")[0] == owner:
+                session.delete(row)

@@ -23,6 +23,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from knowledge._search import share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
 from nlu.procedure_query import QUESTION_PHRASES_FILE, QuestionPhrases, procedure_queries
@@ -95,10 +96,13 @@ class ProcedureLinker(GraphComponent):
             self._phrases = QuestionPhrases.from_yaml(Path(self.config["question_phrases"]), self._lexicon)
         except (OSError, ValueError) as e:
             raise ValueError(f"ProcedureLinker: cannot read its word lists: {e}") from e
+        from knowledge._knowledge_base import index_key
+
         kb = load_knowledge()
-        self._index = kb._index  # the knowledge base's own search, frozen into the model
+        self._index = kb.index  # the knowledge base's own search, frozen into the model
         self._names = {p.code: p.name for p in kb.procedures}
-        artefact = {"index": self._index, "names": self._names, "lexicon": self._lexicon, "phrases": self._phrases}
+        artefact = {"index": self._index, "index_key": index_key(), "names": self._names,
+                    "lexicon": self._lexicon, "phrases": self._phrases}
         with self._storage.write_to(self._resource) as model_dir:
             (model_dir / "index.pickle").write_bytes(pickle.dumps(artefact, protocol=pickle.HIGHEST_PROTOCOL))
         return self._resource
@@ -117,7 +121,10 @@ class ProcedureLinker(GraphComponent):
             with model_storage.read_from(resource) as model_dir:
                 # Our own artefact, written by train() above into the model archive.
                 artefact = pickle.loads((model_dir / "index.pickle").read_bytes())
-            component._index, component._names = artefact["index"], artefact["names"]
+            # One index per process: the knowledge base of the same files uses this one (or we use its).
+            key = artefact.get("index_key")
+            component._index = share_index(key, lambda: artefact["index"]) if key else artefact["index"]
+            component._names = artefact["names"]
             component._lexicon, component._phrases = artefact["lexicon"], artefact["phrases"]
         except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"ProcedureLinker: the model has no procedure index ({resource.name}): {e}") from e

@@ -20,9 +20,8 @@ from tests.channels.fake_zalo import FakeZalo, ZaloRig
 
 
 @pytest.fixture(scope="module")
-def zalo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    db = tmp_path_factory.mktemp("zalo") / "zalo.db"
-    return Settings.load(environ={"DATABASE_URL": f"sqlite:///{db}"}, env_file=None)
+def zalo_settings(new_database) -> Settings:
+    return Settings.load(environ={"DATABASE_URL": new_database("zalo")}, env_file=None)
 
 
 @pytest.fixture(scope="module")

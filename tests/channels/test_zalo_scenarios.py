@@ -89,9 +89,8 @@ class ZaloDriver:
 
 
 @pytest.fixture(scope="module")
-def scenario_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    db = tmp_path_factory.mktemp("zalo-scenarios") / "zalo.db"
-    return Settings.load(environ={"DATABASE_URL": f"sqlite:///{db}"}, env_file=None)
+def scenario_settings(new_database) -> Settings:
+    return Settings.load(environ={"DATABASE_URL": new_database("zalo-scenarios")}, env_file=None)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,275 @@
+"""Load test over loopback: the assistant's /api/chat and Zalo webhook against bare Rasa parse, same model.
+
+For each database (SQLite, PostgreSQL) and number of workers, starts `python -m bot serve` (WORKERS=N),
+a fake Zalo Open API (tests/channels/fake_zalo.py) and the bare-parse server (bench/bare_parse.py), then:
+  saturation: U users with no pause, M messages each, to /api/chat and to bare /model/parse, while a
+              Zalo sender posts signed webhooks (the time to Zalo's 200 is what it measures);
+  paced:      U users with ~P s (0.5P..1.5P) between messages, to /api/chat.
+Prints a table and writes JSON (p50/p95/p99 ms, throughput, errors, ratio to bare Rasa, server RSS).
+Every request has a timeout and every phase a message count; nothing leaves 127.0.0.1.
+
+  python bench/load.py                        # the README's table: 1 and 2 workers, SQLite and PostgreSQL
+  python bench/load.py --db sqlite --workers 1 --paced-users 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.channels.fake_zalo import FakeZalo  # noqa: E402
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+QUESTIONS = [
+    "đăng ký khai sinh cần giấy tờ gì", "lệ phí cấp hộ chiếu bao nhiêu", "xin chào", "làm căn cước ở đâu",
+    "thủ tục đăng ký kết hôn", "tra cứu hồ sơ", "đổi giấy phép lái xe mất bao lâu", "cảm ơn",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    ordered = sorted(samples)
+    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)  # noqa: E731
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 1)}
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total, pending = 0, [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return round(total / 1024, 1)
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited with {process.returncode} before it was ready")
+            try:
+                async with http.post(url, json={"user": "ready", "text": "xin chào"}) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"{url} not ready in time")
+
+
+class Phase:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.started = time.monotonic()
+        self.ended = self.started
+
+    def result(self) -> dict[str, Any]:
+        seconds = max(self.ended - self.started, 1e-9)
+        return {"requests": len(self.latencies) + self.errors, "errors": self.errors,
+                "throughput": round(len(self.latencies) / seconds, 1), **percentiles(self.latencies)}
+
+
+async def users(url: str, body: Any, count: int, messages: int, pause: float, limit: float) -> Phase:
+    """`count` users, `messages` each, `pause` s apart (jittered); stops early at `limit` seconds."""
+    phase = Phase()
+    deadline = phase.started + limit
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a connection per request: spread over workers
+    async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as http:
+
+        async def user(number: int) -> None:
+            rng = random.Random(number)
+            if pause:
+                await asyncio.sleep(rng.uniform(0, pause))
+            for m in range(messages):
+                if time.monotonic() > deadline:
+                    return
+                started = time.monotonic()
+                try:
+                    async with http.post(url, json=body(number, m)) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    ok = False
+                if ok:
+                    phase.latencies.append(time.monotonic() - started)
+                else:
+                    phase.errors += 1
+                if pause:
+                    await asyncio.sleep(rng.uniform(0.5 * pause, 1.5 * pause))
+
+        await asyncio.gather(*(user(n) for n in range(count)))
+    phase.ended = time.monotonic()
+    return phase
+
+
+async def zalo_sender(fake: FakeZalo, stop: asyncio.Event, per_second: float) -> Phase:
+    """Posts signed Zalo events from many people while the chat load runs; times each 200."""
+    phase = Phase()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        started = time.monotonic()
+        try:
+            status = await asyncio.wait_for(fake.user_sends_text(f"zalo-{n % 50}", QUESTIONS[n % len(QUESTIONS)]), 10)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            status = 0
+        if status == 200:
+            phase.latencies.append(time.monotonic() - started)
+        else:
+            phase.errors += 1
+        await asyncio.sleep(1 / per_second)
+    phase.ended = time.monotonic()
+    return phase
+
+
+async def run_config(db: str, workers: int, args: argparse.Namespace, pg: Any) -> dict[str, Any]:
+    fake = await FakeZalo().start()
+    port = free_port()
+    url = pg.create_database(f"load_{workers}_{int(time.time())}") if db == "postgresql" else \
+        f"sqlite:///{tempfile.mkdtemp(prefix='load-')}/load.db"
+    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1", "WORKERS": str(workers),
+           "LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore", "TELEGRAM_BOT_TOKEN": "",
+           **{k.upper(): v for k, v in fake.settings_values().items()}}
+    env.pop("BOT_WORKER", None)
+    server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env)
+    fake.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo"
+    chat = f"http://127.0.0.1:{port}/api/chat"
+    try:
+        await wait_ready(chat, server, time.monotonic() + 180)
+        await users(chat, lambda u, m: {"user": f"warm{u}", "text": QUESTIONS[m % 8]}, 8, 3, 0, 30)
+        result: dict[str, Any] = {"db": db, "workers": workers}
+        stop = asyncio.Event()
+        zalo = asyncio.create_task(zalo_sender(fake, stop, args.zalo_rate))
+        saturated = await users(chat, lambda u, m: {"user": f"sat{u}", "text": QUESTIONS[(u + m) % 8]},
+                                args.users, args.messages, 0, args.limit)
+        stop.set()
+        result["saturation"] = saturated.result()
+        result["zalo_webhook_200"] = (await zalo).result()
+        result["rss_mb_after_saturation"] = rss_mb(server.pid)
+        paced = await users(chat, lambda u, m: {"user": f"paced{u}", "text": QUESTIONS[(u + m) % 8]},
+                            args.paced_users, args.paced_messages, args.pause, args.limit)
+        result["paced"] = {"users": args.paced_users, "pause_s": args.pause, **paced.result()}
+        result["rss_mb"] = rss_mb(server.pid)
+        return result
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        await fake.close()
+
+
+async def run_bare(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_parse.py"), str(port)], cwd=ROOT,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"}, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/model/parse"
+    try:
+        deadline = time.monotonic() + 120
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.post(url, json={"text": "xin chào"}) as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("bare parse server did not start") from None
+                    await asyncio.sleep(0.5)
+        saturated = await users(url, lambda u, m: {"text": QUESTIONS[(u + m) % 8]}, args.users, args.messages, 0, args.limit)
+        paced = await users(url, lambda u, m: {"text": QUESTIONS[(u + m) % 8]},
+                            args.paced_users, args.paced_messages, args.pause, args.limit)
+        return {"saturation": saturated.result(), "paced": paced.result(), "rss_mb": rss_mb(server.pid)}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def table(bare: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    lines = ["| database | workers | saturation turns/s (× bare) | saturation p99 ms | Zalo 200 p99 ms "
+             "| paced p50 / p95 / p99 ms | errors | RSS MB |", "|---|---|---|---|---|---|---|---|"]
+    b = bare["saturation"]["throughput"]
+    for r in runs:
+        s, p, z = r["saturation"], r["paced"], r["zalo_webhook_200"]
+        lines.append(f"| {r['db']} | {r['workers']} | {s['throughput']} ({s['throughput'] / b:.2f}) | {s['p99']} | {z['p99']} "
+                     f"| {p['p50']} / {p['p95']} / {p['p99']} | {s['errors'] + p['errors'] + z['errors']} | {r['rss_mb']} |")
+    bp, errors = bare["paced"], bare["saturation"]["errors"] + bare["paced"]["errors"]
+    lines.append(f"| bare Rasa parse | 1 | {b} (1.00) | {bare['saturation']['p99']} | – "
+                 f"| {bp['p50']} / {bp['p95']} / {bp['p99']} | {errors} | {bare['rss_mb']} |")
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--users", type=int, default=20, help="saturation: users sending with no pause (20)")
+    parser.add_argument("--messages", type=int, default=25, help="saturation: messages per user (25)")
+    parser.add_argument("--paced-users", type=int, default=100, help="paced: users (100)")
+    parser.add_argument("--paced-messages", type=int, default=5, help="paced: messages per user (5)")
+    parser.add_argument("--pause", type=float, default=2.0, help="paced: seconds between a user's messages (2)")
+    parser.add_argument("--zalo-rate", type=float, default=10.0, help="Zalo webhooks per second during saturation")
+    parser.add_argument("--limit", type=float, default=120.0, help="seconds at most per phase (120)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    args = parser.parse_args()
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    counts = [int(w) for w in args.workers.split(",")]
+    bare = await run_bare(args)
+    runs: list[dict[str, Any]] = []
+    pg = None
+    if "postgresql" in dbs:
+        from tests.pg.server import ThrowawayPostgres
+
+        pg = ThrowawayPostgres().start()
+    try:
+        for db in dbs:
+            for workers in counts:
+                if db == "sqlite" and workers > 1:
+                    continue  # refused at start, by design
+                runs.append(await run_config(db, workers, args, pg))
+                print(json.dumps(runs[-1], ensure_ascii=False), flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
+    for r in runs:
+        r["ratio_to_bare"] = round(r["saturation"]["throughput"] / bare["saturation"]["throughput"], 2)
+    report = {"bare_rasa_parse": bare, "runs": runs, "settings": vars(args)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    print(table(bare, runs))
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
