@@ -105,6 +105,12 @@ class Dossier(Base):
     due_at = Column(DateTime)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
     note = Column(Text, nullable=False, default="")  # what the office wrote for the citizen
+    # Second factor: the last 4 digits of the applicant's ID number and phone, as the office holds them.
+    id_last4 = Column(String(4))
+    phone_last4 = Column(String(4))
+    # When the office set the current status: an older event arriving late does not overwrite it.
+    status_at = Column(DateTime)
+    agency = Column(String(40))  # the one-door system that reported it (a push source), if any
 
 
 class ChannelEvent(Base):
@@ -134,3 +140,105 @@ class ChannelState(Base):
     value = Column(Text, nullable=False, default="")
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
+
+
+class DossierHistory(Base):
+    """One change of a dossier's status, with the office's note; (source, event_id) is applied once."""
+
+    __tablename__ = "dossier_history"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_dossier_history_source_event"),)
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, index=True)
+    status = Column(String(30), nullable=False)
+    occurred_at = Column(DateTime, nullable=False)  # the office's time of the change (UTC)
+    note = Column(Text, nullable=False, default="")
+    department = Column(Text, nullable=False, default="")
+    source = Column(String(40), nullable=False, default="import")  # a push source's name, import, poll
+    event_id = Column(String(128))  # the source's own event id; NULL for imports
+    recorded_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class DossierSubscription(Base):
+    """A person who asked to be told when a dossier changes (on the channel they asked from)."""
+
+    __tablename__ = "dossier_subscriptions"
+    __table_args__ = (UniqueConstraint("channel", "user_id", "code", name="uq_dossier_subscriptions"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    user_id = Column(String(128), nullable=False)  # the channel's id of the person
+    code = Column(String(40), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    cancelled_at = Column(DateTime)
+    last_status = Column(String(30))  # what the person was last told (polling compares against it)
+    polled_at = Column(DateTime)
+    poll_failures = Column(Integer, nullable=False, default=0)
+
+
+class NoticeContact(Base):
+    """A person's consent to template messages (Zalo ZNS) to a phone number, when out of the chat window."""
+
+    __tablename__ = "notice_contacts"
+    __table_args__ = (UniqueConstraint("channel", "user_id", name="uq_notice_contacts"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    user_id = Column(String(128), nullable=False)
+    phone = Column(String(200), nullable=False)  # 84xxxxxxxxx, encrypted when NOTICE_DATA_KEY is set
+    consent_at = Column(DateTime)  # NULL: consent withdrawn
+    last_inbound_at = Column(DateTime)  # last message from the person (the chat window opens from it)
+
+
+class LookupAttempt(Base):
+    """One dossier lookup, for rate limits across workers; the code is kept only as a keyed hash."""
+
+    __tablename__ = "dossier_lookups"
+
+    id = Column(Integer, primary_key=True)
+    user_key = Column(String(160), nullable=False, index=True)
+    code_hash = Column(String(64), nullable=False, index=True)
+    outcome = Column(String(20), nullable=False)  # found, not_found, refused, unavailable
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A message to send to a person later (a dossier notice, a staff reply): written in the same
+    transaction as the change that caused it, claimed by one worker, sent once (bot/outbox.py)."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    user_id = Column(String(128), nullable=False)
+    kind = Column(String(40), nullable=False)  # dossier_notice, staff_reply, ...
+    dedupe_key = Column(String(200), nullable=False, unique=True)
+    replies = Column(JSON, nullable=False, default=list)  # flows.replies.Reply dicts
+    # pending -> sending -> delivered | held (shown on the next visit) | undeliverable | failed
+    status = Column(String(20), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    claimed_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+    via = Column(String(20))  # how it went: telegram, zalo, zns, web
+    provider_message_id = Column(String(128), index=True)  # the platform's id (receipts refer to it)
+    received_at = Column(DateTime)  # delivery receipt (Zalo user_received_message)
+    last_error_code = Column(String(40))  # the platform's raw code (-230, 403, ...)
+    last_error = Column(Text)
+    shown_at = Column(DateTime)  # held/undeliverable ones shown at the person's next visit
+
+
+class OutboxAttempt(Base):
+    """One try at sending an outbox message, with the platform's raw answer."""
+
+    __tablename__ = "outbox_attempts"
+
+    id = Column(Integer, primary_key=True)
+    outbox_id = Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False, index=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    outcome = Column(String(20), nullable=False)  # sent, retry, undeliverable, held
+    via = Column(String(20))
+    error_code = Column(String(40))
+    error = Column(Text)
+    duration_ms = Column(Integer)
