@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
+from bot.outbox import take_for_visit
 from bot.storage import Store
 from bot.storage.models import Conversation, utcnow
 from flows.engine import FlowEngine
@@ -85,6 +86,8 @@ class Assistant:
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
         with self.store.session() as session, session.begin():
+            # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer.
+            result.replies[:0] = take_for_visit(session, *user_key.split(":", 1), now)
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
                 conversation.flow_state = {**result.state, OFFERED: offered}

@@ -108,6 +108,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
     Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
     Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
+    Setting("DOSSIER_PROVIDERS_FILE", "bot/data/dossier_providers.yml", _text,
+            "Which provider answers which dossier codes (by prefix), the one-door systems' lookup APIs and push sources."),
+    Setting("DOSSIER_LOOKUPS_PER_USER", "20", _positive, "Dossier lookups one person may make per window."),
+    Setting("DOSSIER_LOOKUPS_PER_CODE", "10", _positive,
+            "Lookups of one dossier code, by anyone, per window (guessing the 4 digits)."),
+    Setting("DOSSIER_LOOKUP_WINDOW_MINUTES", "60", _positive, "The window of the two lookup limits."),
+    Setting("DOSSIER_HASH_KEY", "", _text,
+            "Key of the hash that stands for dossier codes in the lookup log; set a random one in production."),
+    Setting("DOSSIER_PORTAL_LOOKUP_URL", "https://dichvucong.gov.vn/p/home/dvc-tra-cuu-ho-so.html", _http_url,
+            "The portal's public dossier lookup page, linked when the details are not here."),
+    Setting("DOSSIER_POLL_MINUTES", "15", _positive,
+            "How often subscribed dossiers of polled providers are looked up again (with jitter, backoff on failure)."),
+    Setting("OUTBOX_INTERVAL_SECONDS", "2", _positive, "How often the outbox is checked for messages due (also woken at once)."),
+    Setting("OUTBOX_MAX_ATTEMPTS", "6", _positive, "Tries of one outgoing notice before it is recorded as failed."),
+    Setting("ZALO_WINDOW_HOURS", "168", _positive,
+            "How long after a person's last message Zalo lets the OA send consultation messages."),
+    Setting("ZALO_ZNS_BASE_URL", "https://business.openapi.zalo.me", _http_url, "Zalo ZNS (template message) API base URL."),
+    Setting("ZALO_ZNS_TEMPLATE_ID", "", _text,
+            "Approved ZNS template for dossier notices (params ma_ho_so, trang_thai, thoi_gian); unset: no ZNS."),
 )
 
 
@@ -134,6 +153,18 @@ class Settings:
     zalo_refresh_token: str
     zalo_api_base_url: str
     zalo_oauth_base_url: str
+    dossier_providers_file: str
+    dossier_lookups_per_user: int
+    dossier_lookups_per_code: int
+    dossier_lookup_window_minutes: int
+    dossier_hash_key: str
+    dossier_portal_lookup_url: str
+    dossier_poll_minutes: int
+    outbox_interval_seconds: int
+    outbox_max_attempts: int
+    zalo_window_hours: int
+    zalo_zns_base_url: str
+    zalo_zns_template_id: str
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.assistant import Assistant
+from bot.web.dossier_events import register_dossier_events
 
 log = logging.getLogger(__name__)
 
@@ -93,4 +94,5 @@ def create_app(assistant: Assistant) -> web.Application:
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/chat", chat)
     app.router.add_static("/static/", STATIC)
+    register_dossier_events(app, assistant.dossiers)
     return app
