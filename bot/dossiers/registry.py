@@ -307,8 +307,10 @@ def save_dossiers(store: Store, records: list[DossierRecord]) -> tuple[int, int]
                 }
                 row = known.get(record.code)
                 if row is None:
-                    session.add(Dossier(code=record.code, status=record.status, status_at=now, updated_at=now, **fields))
-                    session.add(DossierHistory(code=record.code, status=record.status, occurred_at=now,
+                    # A file gives no time for the status: any dated event from the office is newer.
+                    session.add(Dossier(code=record.code, status=record.status, status_at=None, updated_at=now, **fields))
+                    session.add(DossierHistory(code=record.code, status=record.status,
+                                               occurred_at=fields["received_at"] or now,
                                                note=record.note, department="", source="import", recorded_at=now))
                     added += 1
                     continue
@@ -316,7 +318,7 @@ def save_dossiers(store: Store, records: list[DossierRecord]) -> tuple[int, int]
                 for key, value in fields.items():
                     setattr(row, key, value)
                 if row.status != record.status:
-                    apply_change(session, record.code, record.status, max(now, row.status_at or now),
+                    apply_change(session, record.code, record.status, max(now, row.status_at or now) + timedelta(seconds=1),
                                  note=record.note, source="import", now=now)
                     changed = True
                 if changed:
