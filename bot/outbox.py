@@ -63,7 +63,11 @@ class Delivery:
 
 
 class Sender(Protocol):
-    """Sends replies to one person on one channel; never raises for a platform error (answers a Delivery)."""
+    """Sends replies to one person on one channel; never raises for a platform error (answers a Delivery).
+
+    A message enqueued with `template` (named values, for template channels such as Zalo ZNS) is
+    sent as `send(user_id, replies, template=...)`; senders that have no use for it take `**_`.
+    """
 
     async def send(self, user_id: str, replies: list[Reply]) -> Delivery: ...
 
@@ -86,7 +90,7 @@ def replies_from_json(raw: Iterable[dict[str, Any]]) -> list[Reply]:
 
 def enqueue(
     session: Session, channel: str, user_id: str, replies: Iterable[Reply], kind: str, dedupe_key: str,
-    now: datetime | None = None,
+    now: datetime | None = None, template: dict[str, str] | None = None,
 ) -> bool:
     """Adds a message to send, in the caller's transaction; False when `dedupe_key` is already there.
 
@@ -100,6 +104,7 @@ def enqueue(
     session.add(OutboxMessage(
         channel=channel, user_id=user_id, kind=kind, dedupe_key=dedupe_key,
         replies=replies_to_json(replies), status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        template=template,
     ))
     return True
 
@@ -145,7 +150,7 @@ class Dispatcher:
         self.lease = lease
         self.interval = interval
         self.senders: dict[str, Sender] = {}
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None  # made by run(), in the loop it runs in
 
     def register(self, channel: str, sender: Sender) -> None:
         """The sender for one channel; rows of a channel without one are held for the next visit."""
@@ -153,7 +158,8 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Something was enqueued: dispatch now rather than at the next interval."""
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
 
     def backoff(self, attempts: int) -> float:
         """Seconds before try `attempts + 1`: exponential, capped, with jitter so workers spread out."""
@@ -173,7 +179,7 @@ class Dispatcher:
             .with_for_update(skip_locked=True)
         )
 
-    def claim(self, now: datetime) -> list[tuple[int, str, str, list[dict[str, Any]], int]]:
+    def claim(self, now: datetime) -> list[tuple[int, str, str, list[dict[str, Any]], int, dict[str, str] | None]]:
         """Due rows (pending, or sending past the lease), marked sending in one short transaction."""
         with self.store.session() as session, session.begin():
             rows = session.execute(self.due(now)).scalars().all()
@@ -182,20 +188,21 @@ class Dispatcher:
                 row.status = "sending"
                 row.claimed_at = now
                 row.attempts += 1
-                claimed.append((row.id, row.channel, row.user_id, list(row.replies), row.attempts))
+                claimed.append((row.id, row.channel, row.user_id, list(row.replies), row.attempts, row.template))
             return claimed
 
     async def dispatch_once(self) -> int:
         """Sends what is due now; answers how many rows were tried."""
         claimed = await asyncio.to_thread(self.claim, utcnow())
-        for row_id, channel, user_id, raw, attempts in claimed:
+        for row_id, channel, user_id, raw, attempts, template in claimed:
             sender = self.senders.get(channel)
             started = time.monotonic()
             if sender is None:
                 delivery = Delivery(HELD, via=channel, error="no sender for this channel")
             else:
                 try:
-                    delivery = await sender.send(user_id, replies_from_json(raw))
+                    extra = {"template": template} if template else {}
+                    delivery = await sender.send(user_id, replies_from_json(raw), **extra)
                 except Exception as e:  # a sender bug must not stop the others; tried again later
                     log.exception("outbox: sender for %s failed on message %d", channel, row_id)
                     delivery = Delivery(RETRY, via=channel, error=f"{type(e).__name__}: {e}"[:500])
@@ -234,6 +241,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatches until cancelled: at once when woken, else every `interval` seconds."""
+        self._wake = wake = asyncio.Event()
         while True:
             try:
                 while await self.dispatch_once():
@@ -243,7 +251,7 @@ class Dispatcher:
             except Exception:  # the database away for a moment: try again at the next tick
                 log.exception("outbox: dispatch failed; trying again in %.0f s", self.interval)
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(wake.wait(), self.interval)
             except asyncio.TimeoutError:
                 pass
-            self._wake.clear()
+            wake.clear()

@@ -116,6 +116,19 @@ def notice_replies(code: str, status: str, raw_status: str, at: datetime, respon
     )
 
 
+# ZNS parameters are short (a code or a status: 30 characters); the template's wording is approved by Zalo.
+ZNS_PARAM_MAX = 30
+
+
+def notice_template(code: str, status: str, raw_status: str, at: datetime) -> dict[str, str]:
+    """The notice as ZNS template values: ma_ho_so, trang_thai, thoi_gian."""
+    book = _responses()
+    label = book.text(f"dossier_status_label_{status}") if status != UNKNOWN else raw_status
+    local = at.replace(tzinfo=timezone.utc).astimezone(VIETNAM)
+    return {"ma_ho_so": code[:ZNS_PARAM_MAX], "trang_thai": label[:ZNS_PARAM_MAX],
+            "thoi_gian": local.strftime("%H:%M %d/%m/%Y")}
+
+
 def notify_subscribers(session: Session, code: str, status: str, raw_status: str, at: datetime) -> int:
     """One outbox notice per active subscriber of `code` for this change; answers how many were enqueued."""
     subscribers = session.execute(
@@ -124,10 +137,11 @@ def notify_subscribers(session: Session, code: str, status: str, raw_status: str
     if not subscribers:
         return 0
     replies = notice_replies(code, status, raw_status, at)
+    template = notice_template(code, status, raw_status, at)
     count = 0
     for sub in subscribers:
         key = f"dossier:{code}:{status}:{at:%Y%m%d%H%M%S}:{sub.channel}:{sub.user_id}"
-        if enqueue(session, sub.channel, sub.user_id, replies, NOTICE_KIND, key):
+        if enqueue(session, sub.channel, sub.user_id, replies, NOTICE_KIND, key, template=template):
             count += 1
         sub.last_status = status
     return count

@@ -227,6 +227,7 @@ class OutboxMessage(Base):
     last_error_code = Column(String(40))  # the platform's raw code (-230, 403, ...)
     last_error = Column(Text)
     shown_at = Column(DateTime)  # held/undeliverable ones shown at the person's next visit
+    template = Column(JSON)  # the same message as named values, for template channels (Zalo ZNS)
 
 
 class OutboxAttempt(Base):

@@ -19,8 +19,9 @@ import hashlib
 import hmac
 import json
 import logging
+import sys
 import time
-from typing import Any
+from typing import Any, AsyncIterator
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -110,9 +111,70 @@ async def receive_events(request: web.Request) -> web.Response:
 DOSSIER_SERVICE: web.AppKey[Any] = web.AppKey("dossier_service")
 
 
+def _register_senders(app: web.Application, dispatcher: Any) -> list[str]:
+    """A sender for each channel attached to the app (a channel's module is imported once it is attached)."""
+    names = []
+    if "bot.channels.telegram" in sys.modules:
+        from bot.channels.telegram import TELEGRAM
+        from bot.channels.telegram_sender import TelegramSender
+
+        if TELEGRAM in app:
+            dispatcher.register("telegram", TelegramSender(app[TELEGRAM]))
+            names.append("telegram")
+    if "bot.channels.zalo" in sys.modules:
+        from bot.channels.zalo import ZALO
+        from bot.channels.zalo_sender import ZaloSender
+
+        if ZALO in app:
+            channel = app[ZALO]
+            settings = channel.settings
+            dispatcher.register("zalo", ZaloSender(channel, settings.zalo_window_hours, settings.zalo_zns_base_url,
+                                                   settings.zalo_zns_template_id))
+            names.append("zalo")
+    return names
+
+
+async def _outbox_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Sends what the outbox holds while the app runs (rows left by a previous run included)."""
+    dispatcher = app[DOSSIER_SERVICE].dispatcher
+    task = None
+    if dispatcher is not None:
+        names = _register_senders(app, dispatcher)
+        log.info("outbox on: senders for %s; web chat and others shown at the next visit", ", ".join(names) or "none")
+        task = asyncio.create_task(dispatcher.run(), name="outbox")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@web.middleware
+async def zalo_receipts(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Zalo's `user_received_message` events (ZNS delivery receipts), after the Zalo webhook verified them."""
+    response = await handler(request)
+    if request.path == "/webhooks/zalo" and request.method == "POST" and response.status == 200:
+        try:
+            event = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            return response
+        if isinstance(event, dict) and event.get("event_name") == "user_received_message":
+            from bot.channels.zalo_sender import record_zalo_receipt
+
+            await asyncio.to_thread(record_zalo_receipt, app_service(request).store, event)
+    return response
+
+
+def app_service(request: web.Request) -> Any:
+    return request.app[DOSSIER_SERVICE]
+
+
 def register_dossier_events(app: web.Application, service: Any) -> None:
-    """Adds the push endpoint when the dossier service is configured (it holds the push sources)."""
+    """The push endpoint, the outbox dispatcher with the channels' senders, and Zalo delivery receipts."""
     if service is None or not hasattr(service, "push_sources"):
         return
     app[DOSSIER_SERVICE] = service
     app.router.add_post(PATH, receive_events)
+    app.middlewares.append(zalo_receipts)
+    app.cleanup_ctx.append(_outbox_lifecycle)

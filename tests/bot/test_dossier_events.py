@@ -33,7 +33,7 @@ class Recording:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[Reply]]] = []
 
-    async def send(self, user_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, user_id: str, replies: list[Reply], **_: object) -> Delivery:
         self.sent.append((user_id, replies))
         return Delivery("sent", via="test", message_id=f"m{len(self.sent)}")
 

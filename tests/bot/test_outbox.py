@@ -24,7 +24,7 @@ class Recording:
         self.deliveries = list(deliveries)
         self.sent: list[tuple[str, list[Reply]]] = []
 
-    async def send(self, user_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, user_id: str, replies: list[Reply], **_: object) -> Delivery:
         self.sent.append((user_id, replies))
         return self.deliveries.pop(0) if self.deliveries else Delivery("sent", via="test", message_id="m1")
 

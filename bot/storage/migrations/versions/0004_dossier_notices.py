@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("last_error_code", sa.String(40)),
         sa.Column("last_error", sa.Text),
         sa.Column("shown_at", sa.DateTime),
+        sa.Column("template", sa.JSON),
     )
     op.create_index("ix_outbox_status", "outbox", ["status"])
     op.create_index("ix_outbox_next_attempt_at", "outbox", ["next_attempt_at"])
