@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Protocol
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -180,20 +181,35 @@ class Dispatcher:
         )
 
     def claim(self, now: datetime) -> list[tuple[int, str, str, list[dict[str, Any]], int, dict[str, str] | None]]:
-        """Due rows (pending, or sending past the lease), marked sending in one short transaction."""
+        """Due rows (pending, or sending past the lease), marked sending in one short transaction.
+
+        Each row is taken with a conditional UPDATE (still due?) as well: SQLite has no row locks,
+        so two dispatchers (or a second worker) that read the same row cannot both send it.
+        """
         with self.store.session() as session, session.begin():
             rows = session.execute(self.due(now)).scalars().all()
             claimed = []
             for row in rows:
-                row.status = "sending"
-                row.claimed_at = now
-                row.attempts += 1
-                claimed.append((row.id, row.channel, row.user_id, list(row.replies), row.attempts, row.template))
+                taken = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id, OutboxMessage.attempts == row.attempts, or_(
+                        OutboxMessage.status == "pending",
+                        (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - self.lease),
+                    ))
+                    .values(status="sending", claimed_at=now, attempts=row.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if taken:
+                    claimed.append((row.id, row.channel, row.user_id, list(row.replies), row.attempts + 1, row.template))
             return claimed
 
     async def dispatch_once(self) -> int:
         """Sends what is due now; answers how many rows were tried."""
-        claimed = await asyncio.to_thread(self.claim, utcnow())
+        try:
+            claimed = await asyncio.to_thread(self.claim, utcnow())
+        except OperationalError as e:  # SQLite: another dispatcher was claiming at the same moment
+            log.debug("outbox: claim skipped (%s)", type(e).__name__)
+            return 0
         for row_id, channel, user_id, raw, attempts, template in claimed:
             sender = self.senders.get(channel)
             started = time.monotonic()
