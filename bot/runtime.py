@@ -52,6 +52,10 @@ def build_dossier_service(settings: Settings, store: Store) -> DossierService:
     service.push_sources = config.push_sources
     service.dispatcher = Dispatcher(store, max_attempts=settings.outbox_max_attempts,
                                     interval=float(settings.outbox_interval_seconds))
+    if any(getattr(provider, "polled", False) for _, provider in config.routes):
+        from bot.dossiers.poller import Poller
+
+        service.poller = Poller(service, timedelta(minutes=settings.dossier_poll_minutes))
     return service
 
 

@@ -66,6 +66,7 @@ class DossierService:
         self.clock = clock
         self.push_sources: dict[str, Any] = {}  # name -> bot.dossiers.config.PushSource
         self.dispatcher: Any = None  # bot.outbox.Dispatcher, woken when a pushed change enqueues notices
+        self.poller: Any = None  # bot.dossiers.poller.Poller, when a provider must be polled
 
     # -- lookups
 

@@ -136,18 +136,20 @@ def _register_senders(app: web.Application, dispatcher: Any) -> list[str]:
 
 async def _outbox_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Sends what the outbox holds while the app runs (rows left by a previous run included)."""
-    dispatcher = app[DOSSIER_SERVICE].dispatcher
-    task = None
-    if dispatcher is not None:
-        names = _register_senders(app, dispatcher)
+    service = app[DOSSIER_SERVICE]
+    tasks = []
+    if service.dispatcher is not None:
+        names = _register_senders(app, service.dispatcher)
         log.info("outbox on: senders for %s; web chat and others shown at the next visit", ", ".join(names) or "none")
-        task = asyncio.create_task(dispatcher.run(), name="outbox")
+        tasks.append(asyncio.create_task(service.dispatcher.run(), name="outbox"))
+    if getattr(service, "poller", None) is not None:
+        tasks.append(asyncio.create_task(service.poller.run(), name="dossier-poller"))
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @web.middleware

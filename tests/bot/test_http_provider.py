@@ -120,3 +120,43 @@ def test_a_person_is_answered_politely_within_3_seconds_when_the_portal_is_down(
 def test_a_spec_without_its_url_fails_start_up_with_the_line(tmp_path):
     with pytest.raises(SpecError, match="base_url"):
         HttpDossierProvider.from_file(SPEC, environ={})
+
+
+# -- polling subscribed codes ------------------------------------------------------------------
+
+
+def test_polling_notices_a_change_once_and_backs_off_while_the_portal_is_down(provider, portal, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot.dossiers.poller import Poller
+    from bot.storage.models import DossierSubscription, OutboxMessage, utcnow
+
+    store = Store.open(f"sqlite:///{tmp_path / 'poll.db'}")
+    service = DossierService(store, [Route(("000.00.19.H29",), provider)])
+    poller = Poller(service, timedelta(minutes=15), jitter=0.0)
+    service.subscribe("telegram:7", CODE, "supplement_required")
+    now = utcnow()
+    assert poller.poll_once(now) == 0  # what the person already knows: no notice
+    assert poller.due(now + timedelta(minutes=5)) == []  # not before its interval
+
+    portal.dossiers[CODE] = {**RESULT, "TrangThai": 9, "QuaTrinhXuLy": [
+        *RESULT["QuaTrinhXuLy"], {"ThoiDiemXuLy": "20261201100000", "TrangThai": 9, "NoiDungXuLy": "Xong"}]}
+    later = now + timedelta(minutes=16)
+    assert poller.poll_once(later) == 1
+    second_worker = Poller(service, timedelta(minutes=15), jitter=0.0)
+    with store.session() as session, session.begin():  # another worker polls the same change at once
+        session.execute(DossierSubscription.__table__.update().values(polled_at=None))
+    assert second_worker.poll_once(later) == 0
+    with store.session() as session:
+        assert len(session.execute(select(OutboxMessage)).scalars().all()) == 1
+
+    portal.down = True
+    provider.breaker.failures = 100
+    even_later = later + timedelta(minutes=16)
+    assert poller.poll_once(even_later) == 0
+    # a failure doubles the wait: due after 30 minutes, not 15
+    assert poller.due(even_later + timedelta(minutes=20)) == []
+    assert poller.due(even_later + timedelta(minutes=31)) == [CODE]
+    portal.down = False
