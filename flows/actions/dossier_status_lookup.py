@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 DIGITS_SLOT = "dossier_status_digits"
 CHOICE_SLOT = "dossier_status_choice"
 PHONE_SLOT = "dossier_status_phone"
+CONTEXT_SLOT = "dossier_context"
+FOLLOWUPS = {"dossier_followup_documents": "documents", "dossier_followup_time": "time",
+             "dossier_followup_where": "where"}
 MAX_DIGIT_TRIES = 3
 # The timeline shows the newest changes; the rest is one tap away at the desk or the portal.
 TIMELINE_STEPS = 5
@@ -160,8 +163,9 @@ def show_dossier_details(ctx: ActionContext) -> str:
         ctx.say("dossier_status_not_found", code=code)
         return "not_found"
     explain_dossier(ctx, record)
+    ctx.slots[CONTEXT_SLOT] = record.code  # "cần bổ sung gì", "bao giờ xong" are about it now
     if record.procedure_code:
-        ctx.slots["procedure_code"] = record.procedure_code  # "cần bổ sung gì", "nộp ở đâu" are about it now
+        ctx.slots["procedure_code"] = record.procedure_code
     return "subscribe" if ctx.frame_vars.get("subscribe") else "done"
 
 
@@ -205,6 +209,45 @@ def unsubscribe_dossier(ctx: ActionContext) -> str:
     count = _call(ctx, "unsubscribe", ctx.services.user_key, code, default=0)
     ctx.say("dossier_status_unsubscribed" if count else "dossier_status_nothing_to_unsubscribe", count=count)
     return "done" if count else "none"
+
+
+@registry.register("answer_dossier_followup")
+def answer_dossier_followup(ctx: ActionContext) -> str:
+    """Answers "cần bổ sung gì" / "bao giờ xong" / "nộp bổ sung ở đâu" about the dossier last shown in full."""
+    code = str(ctx.slots.get(CONTEXT_SLOT) or "")
+    topic = FOLLOWUPS.get(ctx.parse.intent or "", "documents")
+    if not code or _desk(ctx) is None or not _call(ctx, "is_verified", ctx.services.user_key, code, default=True):
+        ctx.say("dossier_status_followup_no_dossier")
+        return "no_dossier"
+    try:
+        record = _desk(ctx).lookup(code)
+    except ProviderUnavailable:
+        ctx.say("dossier_status_unavailable")
+        return "unavailable"
+    if record is None:
+        ctx.say("dossier_status_followup_no_dossier")
+        return "no_dossier"
+    today = today_in_vietnam()
+    values = {"code": record.code, "status_label": _status_label(ctx, record), "procedure_code": record.procedure_code or "",
+              "note": record.note or ctx.text("dossier_status_no_note"), "due": _day(record.due_on) or "?"}
+    if topic == "documents":
+        ctx.say("dossier_status_followup_documents" if record.status == "supplement_required"
+                else "dossier_status_followup_documents_none", **values)
+    elif topic == "time":
+        if record.status not in STILL_OPEN + ("registered", "supplement_required", "payment_required"):
+            time_note = ctx.text("dossier_status_followup_time_done")
+        elif record.due_on is None:
+            time_note = ""
+        elif record.due_on > today:
+            time_note = ctx.text("dossier_status_followup_time_left", days=(record.due_on - today).days)
+        elif record.due_on == today:
+            time_note = ctx.text("dossier_status_followup_time_today")
+        else:
+            time_note = ctx.text("dossier_status_followup_time_late", days=(today - record.due_on).days)
+        ctx.say("dossier_status_followup_time", time_note=time_note, **values)
+    else:
+        ctx.say("dossier_status_followup_where", **values)
+    return topic
 
 
 # -- the explanation
