@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 DIGITS_SLOT = "dossier_status_digits"
 CHOICE_SLOT = "dossier_status_choice"
-PHONE_SLOT = "dossier_status_phone"
 CONTEXT_SLOT = "dossier_context"
 FOLLOWUPS = {"dossier_followup_documents": "documents", "dossier_followup_time": "time",
              "dossier_followup_where": "where"}
@@ -183,8 +182,7 @@ def subscribe_dossier(ctx: ActionContext) -> str:
     new = _desk(ctx).subscribe(ctx.services.user_key, code, record.status if record else "")
     ctx.say("dossier_status_subscribed" if new else "dossier_status_already_subscribed", code=code)
     if _call(ctx, "needs_phone", ctx.services.user_key, default=False):
-        ctx.slots.pop(PHONE_SLOT, None)
-        return "ask_phone"
+        ctx.say("dossier_status_offer_phone")
     return "subscribed" if new else "already"
 
 
