@@ -92,7 +92,9 @@ class DossierDesk(Protocol):
 
     def suggest(self, code: str) -> list[str]: ...  # known codes one character away ([] when it cannot search)
 
-    def allow_lookup(self, user_key: str, code: str) -> bool: ...  # False: over a rate limit (logged)
+    def allow_lookup(self, user_key: str, code: str) -> bool: ...  # False: the person is over their limit (logged)
+
+    def allow_digits(self, user_key: str, code: str) -> bool: ...  # False: this code's 4 digits guessed too often
 
     def record_lookup(self, user_key: str, code: str, outcome: str) -> None: ...
 

@@ -44,7 +44,7 @@ class Route:
 @dataclass(frozen=True)
 class LookupLimits:
     per_user: int = 20  # lookups by one person per window
-    per_code: int = 10  # lookups of one code by anyone per window (guessing the 4 digits)
+    per_code: int = 10  # wrong 4 digits for one code, by anyone, per window (guessing the second factor)
     window: timedelta = timedelta(hours=1)
 
 
@@ -100,27 +100,34 @@ class DossierService:
         canonical = canonical_dossier_code(code) or code.strip().upper()
         return hmac.new(self.hash_key, canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def _count(self, *conditions: Any) -> int:
+        since = self.clock() - self.limits.window
+        with self.store.session() as session:
+            return int(session.execute(
+                select(func.count()).select_from(LookupAttempt).where(LookupAttempt.at >= since, *conditions)
+            ).scalar_one())
+
     def allow_lookup(self, user_key: str, code: str) -> bool:
-        """False (and a "refused" row) when the person or the code is over its limit in the window."""
-        now = self.clock()
-        since = now - self.limits.window
-        digest = self.code_hash(code)
+        """False (and a "refused" row) when the person is over their lookup limit in the window."""
+        done = self._count(LookupAttempt.user_key == user_key, LookupAttempt.outcome.in_(COUNTED))
+        if done < self.limits.per_user:
+            return True
+        self._refused(user_key, code, f"{done} lookups by the user")
+        return False
+
+    def allow_digits(self, user_key: str, code: str) -> bool:
+        """False when this code's 4 digits were guessed wrong too often in the window, by anyone."""
+        wrong = self._count(LookupAttempt.code_hash == self.code_hash(code), LookupAttempt.outcome == "digits_wrong")
+        if wrong < self.limits.per_code:
+            return True
+        self._refused(user_key, code, f"{wrong} wrong second factors for the code")
+        return False
+
+    def _refused(self, user_key: str, code: str, why: str) -> None:
         with self.store.session() as session, session.begin():
-            by_user = session.execute(
-                select(func.count()).select_from(LookupAttempt).where(
-                    LookupAttempt.user_key == user_key, LookupAttempt.at >= since, LookupAttempt.outcome.in_(COUNTED))
-            ).scalar_one()
-            by_code = session.execute(
-                select(func.count()).select_from(LookupAttempt).where(
-                    LookupAttempt.code_hash == digest, LookupAttempt.at >= since, LookupAttempt.outcome.in_(COUNTED))
-            ).scalar_one()
-            allowed = by_user < self.limits.per_user and by_code < self.limits.per_code
-            if not allowed:
-                session.add(LookupAttempt(user_key=user_key[:160], code_hash=digest, outcome="refused", at=now))
-        if not allowed:
-            log.warning("dossier lookup refused: user=%s code=%s (%d by the user, %d of the code in %s)",
-                        user_key, mask(code), by_user, by_code, self.limits.window)
-        return allowed
+            session.add(LookupAttempt(user_key=user_key[:160], code_hash=self.code_hash(code), outcome="refused",
+                                      at=self.clock()))
+        log.warning("dossier lookup refused: user=%s code=%s (%s in %s)", user_key, mask(code), why, self.limits.window)
 
     def retry_after_minutes(self) -> int:
         return max(1, int(self.limits.window.total_seconds() // 60))

@@ -117,13 +117,15 @@ def check_dossier_digits(ctx: ActionContext) -> str:
     if not found or ctx.parse.from_button:
         return "not_digits"
     code = str(ctx.slots.get(SLOT) or "")
+    user = ctx.services.user_key
+    if _call(ctx, "allow_digits", user, code, default=True) is False:
+        ctx.value = "gave_up"  # too many wrong guesses for this code: the status word only
+        return "valid"
     try:
         record = _desk(ctx).lookup(code)
     except ProviderUnavailable:
-        ctx.frame_vars["digits_unavailable"] = True
-        ctx.value = "-"
+        ctx.value = "gave_up"
         return "valid"
-    user = ctx.services.user_key
     if record is not None and found[-1] in record.holder_digits:
         _call(ctx, "record_lookup", user, code, "verified")
         ctx.value = "ok"  # the slot never keeps the digits themselves
