@@ -198,3 +198,35 @@ def test_every_demo_code_is_masked_in_logs_however_it_is_typed():
             MaskingFilter().filter(line)
             assert shown not in line.getMessage() and "[mã hồ sơ" in line.getMessage()
     assert mask("năm 2026 mất 3 ngày") == "năm 2026 mất 3 ngày"
+
+
+def test_a_one_door_systems_xlsx_export_is_imported_with_its_second_factor_digits(store, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "HoSo"
+    sheet.append([])  # exports often start with an empty row
+    sheet.append(["code", "status", "procedure_name", "received", "due", "note", "id_last4", "phone_last4"])
+    sheet.append(["000.00.19.H12-261101-0005", 5, "Đăng ký thường trú", "01/11/2026", "15/11/2026", "Thiếu hợp đồng",
+                  "001090012345", "0912345678"])
+    sheet.append(["000.00.19.H12-261101-0006", "releasing", "Đăng ký tạm trú", "2026-11-01", None, None, None, None])
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    assert import_dossier_file(store, path) == (2, 0)
+    first = LocalDossierProvider(store).lookup("000.00.19.H12-261101-0005")
+    assert first.status == "supplement_required" and first.holder_digits == ("2345", "5678")
+    assert LocalDossierProvider(store).lookup("000.00.19.H12-261101-0006").status == "result_ready"
+
+
+def test_a_bad_xlsx_row_is_named_by_sheet_and_row(store, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "HoSo"
+    book.active.append(["code", "status"])
+    book.active.append(["000.00.19.H12-261101-0005", "xong roi"])
+    path = tmp_path / "bad.xlsx"
+    book.save(path)
+    with pytest.raises(DossierFileError, match=r"bad.xlsx:HoSo!row 2: 'status' 'xong roi'"):
+        import_dossier_file(store, path)
