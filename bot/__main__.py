@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     dossiers = sub.add_parser("dossiers", help="the local dossier status table")
     dossiers_sub = dossiers.add_subparsers(dest="dossiers_command", required=True)
     load = dossiers_sub.add_parser("import", help="add or update dossiers from a .yml, .csv or .xlsx file (see README)")
-    load.add_argument("file", help="columns: code, status, procedure_code, procedure_name, received, due, note, id_last4, phone_last4")
+    load.add_argument("file", help="columns: code, status, procedure_code, procedure_name, received, due, note, id_last4, ...")
     desk = sub.add_parser("desk", help="what the one-stop desk sees: open tickets, recent ratings and complaints")
     desk.add_argument("--limit", type=int, default=20, help="at most this many of each (default 20)")
     desk.add_argument("--json", action="store_true", help="as JSON, for scripts")
