@@ -94,5 +94,5 @@ def create_app(assistant: Assistant) -> web.Application:
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/chat", chat)
     app.router.add_static("/static/", STATIC)
-    register_dossier_events(app, assistant.dossiers)
+    register_dossier_events(app, getattr(assistant, "dossiers", None))
     return app
