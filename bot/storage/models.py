@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -207,6 +207,7 @@ class OutboxMessage(Base):
     transaction as the change that caused it, claimed by one worker, sent once (bot/outbox.py)."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_channel_user_id", "channel", "user_id"),)
 
     id = Column(Integer, primary_key=True)
     channel = Column(String(20), nullable=False)

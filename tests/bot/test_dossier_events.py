@@ -234,3 +234,15 @@ def test_every_lookup_is_logged_with_the_code_masked(service, caplog):
     line = caplog.records[-1]
     MaskingFilter().filter(line)
     assert CODE not in line.getMessage() and "mã hồ sơ" in line.getMessage()
+
+
+async def test_deleting_my_data_removes_my_subscriptions_and_waiting_notices(client, service, store):
+    with store.session() as session, session.begin():
+        store.conversation_for(session, "telegram", "111", utcnow())
+    service.subscribe("telegram:111", CODE, "received")
+    service.subscribe("telegram:222", CODE, "received")
+    await push(client, event("e1", 4, "20261201093000"))
+    assert store.forget("telegram", "111") > 0
+    rows = notices(store)
+    assert [r.user_id for r in rows] == ["222"]
+    assert service.unsubscribe("telegram:111") == 0

@@ -93,6 +93,7 @@ def upgrade() -> None:
     op.create_index("ix_outbox_status", "outbox", ["status"])
     op.create_index("ix_outbox_next_attempt_at", "outbox", ["next_attempt_at"])
     op.create_index("ix_outbox_provider_message_id", "outbox", ["provider_message_id"])
+    op.create_index("ix_outbox_channel_user_id", "outbox", ["channel", "user_id"])
     op.create_table(
         "outbox_attempts",
         sa.Column("id", sa.Integer, primary_key=True),
