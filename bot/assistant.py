@@ -87,7 +87,8 @@ class Assistant:
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
         with self.store.session() as session, session.begin():
             # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer.
-            result.replies[:0] = take_for_visit(session, *user_key.split(":", 1), now)
+            channel, _, user_id = user_key.partition(":")
+            result.replies[:0] = take_for_visit(session, channel, user_id, now)
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
                 conversation.flow_state = {**result.state, OFFERED: offered}
