@@ -148,6 +148,12 @@ async def test_a_pushed_change_reaches_each_subscriber_once_on_their_channel(
         assert not zns.violations and not za.violations
 
         # the ZNS delivery receipt comes back through the OA webhook and is stored
+        def zns_recorded() -> bool:
+            with assistant.store.session() as session:
+                return session.execute(select(OutboxMessage.id).where(
+                    OutboxMessage.provider_message_id == template.msg_id)).first() is not None
+
+        await wait_until(zns_recorded, 10, "the ZNS message recorded as sent")
         assert await za.deliver(zns.receipt_event(template.msg_id)) == 200
         with assistant.store.session() as session:
             received = session.execute(select(OutboxMessage.received_at).where(
