@@ -303,3 +303,18 @@ def test_a_provider_that_cannot_answer_is_said_plainly_and_nothing_crashes(engin
 def test_without_a_provider_the_lookup_is_unavailable(engine):
     turns, _ = talk(engine, Services(knowledge=None), typed(RECORDS["received"].code, "check_status"))
     assert "tạm thời không hoạt động" in turns[-1]
+
+
+def test_guessing_codes_is_refused_politely_after_the_persons_limit(engine, store):
+    from bot.dossiers.service import DossierService, LookupLimits, Route
+
+    service = DossierService(store, [Route(("*",), LocalDossierProvider(store))], LookupLimits(per_user=3))
+    services = Services(knowledge=None, dossiers=service, user_key="zalo:guesser")
+    said = []
+    for n in range(6):
+        turns, result = talk(engine, services, typed(f"tra cứu hồ sơ {_code(RECEIVED, 100 + n)}", "check_status"))
+        said.append(turns[-1])
+    assert all("không tìm thấy" in t for t in said[:3])
+    assert all("tra cứu nhiều lần" in t and "không tìm thấy" not in t for t in said[3:])
+    other = Services(knowledge=None, dossiers=service, user_key="zalo:someone-else")
+    assert "Tình trạng" in talk(engine, other, typed(f"tra cứu {RECORDS['received'].code}", "check_status"))[0][-1]
