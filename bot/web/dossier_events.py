@@ -162,10 +162,28 @@ async def zalo_receipts(request: web.Request, handler: Any) -> web.StreamRespons
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             return response
         if isinstance(event, dict) and event.get("event_name") == "user_received_message":
-            from bot.channels.zalo_sender import record_zalo_receipt
-
-            await asyncio.to_thread(record_zalo_receipt, app_service(request).store, event)
+            task = asyncio.create_task(_store_receipt(app_service(request).store, event))
+            _receipts.add(task)  # kept until done; Zalo has its 200 already
+            task.add_done_callback(_receipts.discard)
     return response
+
+
+_receipts: set[asyncio.Task[None]] = set()
+# A receipt can arrive before the sender has recorded Zalo's msg_id: look again a little later.
+RECEIPT_RETRIES_S = (0.0, 1.0, 5.0, 30.0)
+
+
+async def _store_receipt(store: Any, event: dict[str, Any]) -> None:
+    from bot.channels.zalo_sender import record_zalo_receipt
+
+    for delay in RECEIPT_RETRIES_S:
+        await asyncio.sleep(delay)
+        try:
+            if await asyncio.to_thread(record_zalo_receipt, store, event):
+                return
+        except Exception:  # the database away for a moment: the next try may work
+            log.exception("zalo: storing a delivery receipt failed")
+    log.info("zalo: a delivery receipt matched no message we sent")
 
 
 def app_service(request: web.Request) -> Any:
