@@ -154,7 +154,7 @@ async def test_a_pushed_change_reaches_each_subscriber_once_on_their_channel(
         def received() -> bool:
             with assistant.store.session() as session:
                 return session.execute(select(OutboxMessage.received_at).where(
-                    OutboxMessage.provider_message_id == template.msg_id)).scalar_one() is not None
+                    OutboxMessage.provider_message_id == template.msg_id)).scalar_one_or_none() is not None
 
         await wait_until(received, 10, "the receipt stored")
         with assistant.store.session() as session:
