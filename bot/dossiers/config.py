@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from bot.settings import ROOT
 from bot.storage import Store
 from flows.services import DossierProvider
 from flows.yamlfile import LineDict, YamlFileError, load_yaml
@@ -67,7 +68,7 @@ def load_providers(path: Path, store: Store, environ: Mapping[str, str] | None =
             spec = item.get("spec")
             if not isinstance(spec, str):
                 raise ProvidersFileError(f"{item.where()}: an http provider needs 'spec: <file.yml>'")
-            spec_path = Path(spec) if Path(spec).is_absolute() else path.parent.parent.parent / spec
+            spec_path = Path(spec) if Path(spec).is_absolute() else ROOT / spec  # relative: to the project, like the file
             provider = HttpDossierProvider.from_file(spec_path, name=str(item["name"]), environ=env)
         else:
             raise ProvidersFileError(f"{item.where('kind')}: kind must be local or http, got {kind!r}")

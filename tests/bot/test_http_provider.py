@@ -160,3 +160,21 @@ def test_polling_notices_a_change_once_and_backs_off_while_the_portal_is_down(pr
     assert poller.due(even_later + timedelta(minutes=20)) == []
     assert poller.due(even_later + timedelta(minutes=31)) == [CODE]
     portal.down = False
+
+
+def test_the_providers_file_routes_codes_by_prefix_and_names_a_bad_entry(tmp_path, portal):
+    from bot.dossiers.config import ProvidersFileError, load_providers
+
+    good = tmp_path / "providers.yml"
+    good.write_text("providers:\n"
+                    "  - {name: tinh-x, kind: http, prefixes: ['000.00.19.H29'], spec: bot/data/onedoor_example.yml}\n"
+                    "  - {name: local, kind: local, prefixes: ['*']}\n", encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 'p.db'}")
+    config = load_providers(good, store, environ=portal.environ())
+    service = DossierService(store, [Route(p, provider) for p, provider in config.routes])
+    assert service.provider_for(CODE).name == "tinh-x"
+    assert service.provider_for("000.00.24.H30-261105-0031").name == "local"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("providers:\n  - {name: x, kind: ftp, prefixes: ['*']}\n", encoding="utf-8")
+    with pytest.raises(ProvidersFileError, match=r"bad.yml:2: kind must be local or http"):
+        load_providers(bad, store)
