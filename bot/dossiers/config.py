@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.settings import ROOT
+from bot.settings import ROOT, SettingsError
 from bot.storage import Store
 from flows.services import DossierProvider
 from flows.yamlfile import LineDict, YamlFileError, load_yaml
 
 
-class ProvidersFileError(ValueError):
+class ProvidersFileError(SettingsError):
     """A providers file that cannot be used; the message gives file:line."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from bot.dossiers.events import vietnam_time
 from bot.privacy import mask
+from bot.settings import SettingsError
 from flows.actions.dossier_status_model import UNKNOWN, status_key
 from flows.services import DossierRecord, DossierStep, ProviderUnavailable
 from flows.yamlfile import LineDict, YamlFileError, load_yaml
@@ -31,8 +32,8 @@ from flows.yamlfile import LineDict, YamlFileError, load_yaml
 log = logging.getLogger(__name__)
 
 
-class SpecError(ValueError):
-    """A provider description that cannot be used; the message gives file:line."""
+class SpecError(SettingsError):
+    """A provider description that cannot be used (start-up stops with it); the message gives file:line."""
 
 
 @dataclass
