@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Protocol
 
+from bot.outbox import take_for_visit
 from bot.storage import Store
 from bot.storage.db import ConversationLock
 from bot.storage.models import utcnow
@@ -108,6 +109,10 @@ class Assistant:
         # transactions, which an open write would block (see ConversationLock).
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
+        # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer.
+        channel, _, user_id = user_key.partition(":")
+        with self.store.session() as session, session.begin():
+            result.replies[:0] = take_for_visit(session, channel, user_id, now)
         # The procedure the conversation is about after this message: the desk's "top procedures asked".
         asked = (result.state.get("slots") or {}).get("procedure_code")
         # Nothing stored when the person had their data deleted this turn.

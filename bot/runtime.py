@@ -11,7 +11,8 @@ from bot.assistant import Assistant, Understanding
 from bot.commands import TypedCommands
 from bot.desk import StoredDesk
 from bot.desk_hours import parse_schedule
-from bot.dossiers import LocalDossierProvider, sync_demo_dossiers
+from bot.dossiers import sync_demo_dossiers
+from bot.dossiers.service import DossierService
 from bot.handover import Handover
 from bot.settings import Settings
 from bot.storage import Store
@@ -37,6 +38,32 @@ def build_engine(settings: Settings) -> FlowEngine:
         confidence_threshold=settings.nlu_confidence, ttl=timedelta(minutes=settings.flow_ttl_minutes)
     )
     return FlowEngine.load(registry, config=config)
+
+
+def build_dossier_service(settings: Settings, store: Store) -> DossierService:
+    """The dossier providers by code prefix (DOSSIER_PROVIDERS_FILE), limits, push sources and the outbox."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from bot.dossiers.config import load_providers
+    from bot.dossiers.service import LookupLimits, Route
+    from bot.outbox import Dispatcher
+    from bot.settings import ROOT
+
+    path = Path(settings.dossier_providers_file)
+    config = load_providers(path if path.is_absolute() else ROOT / path, store)
+    limits = LookupLimits(settings.dossier_lookups_per_user, settings.dossier_lookups_per_code,
+                          timedelta(minutes=settings.dossier_lookup_window_minutes))
+    service = DossierService(store, [Route(p, provider) for p, provider in config.routes], limits,
+                             hash_key=settings.dossier_hash_key, portal_lookup_url=settings.dossier_portal_lookup_url)
+    service.push_sources = config.push_sources
+    service.dispatcher = Dispatcher(store, max_attempts=settings.outbox_max_attempts,
+                                    interval=float(settings.outbox_interval_seconds))
+    if any(getattr(provider, "polled", False) for _, provider in config.routes):
+        from bot.dossiers.poller import Poller
+
+        service.poller = Poller(service, timedelta(minutes=settings.dossier_poll_minutes))
+    return service
 
 
 def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Assistant:
@@ -68,7 +95,7 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     assistant = Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge,
         desk=StoredDesk(store, schedule=parse_schedule(settings.desk_schedule)),
-        dossiers=LocalDossierProvider(store), contact=settings.contact(),
+        dossiers=build_dossier_service(settings, store), contact=settings.contact(),
     )
     assistant.handover = Handover(store, engine.responses)
     return assistant

@@ -193,6 +193,25 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL cancels a statement running longer than this (milliseconds)."),
     Setting("DB_LOCK_TIMEOUT_MS", "20000", _positive,
             "How long a message waits for the same person's previous turn (and any row lock), in milliseconds."),
+    Setting("DOSSIER_PROVIDERS_FILE", "bot/data/dossier_providers.yml", _text,
+            "Which provider answers which dossier codes (by prefix), the one-door systems' lookup APIs and push sources."),
+    Setting("DOSSIER_LOOKUPS_PER_USER", "20", _positive, "Dossier lookups one person may make per window."),
+    Setting("DOSSIER_LOOKUPS_PER_CODE", "10", _positive,
+            "Lookups of one dossier code, by anyone, per window (guessing the 4 digits)."),
+    Setting("DOSSIER_LOOKUP_WINDOW_MINUTES", "60", _positive, "The window of the two lookup limits."),
+    Setting("DOSSIER_HASH_KEY", "", _text,
+            "Key of the hash that stands for dossier codes in the lookup log; set a random one in production."),
+    Setting("DOSSIER_PORTAL_LOOKUP_URL", "https://dichvucong.gov.vn/p/home/dvc-tra-cuu-ho-so.html", _http_url,
+            "The portal's public dossier lookup page, linked when the details are not here."),
+    Setting("DOSSIER_POLL_MINUTES", "15", _positive,
+            "How often subscribed dossiers of polled providers are looked up again (with jitter, backoff on failure)."),
+    Setting("OUTBOX_INTERVAL_SECONDS", "2", _positive, "How often the outbox is checked for messages due (also woken at once)."),
+    Setting("OUTBOX_MAX_ATTEMPTS", "6", _positive, "Tries of one outgoing notice before it is recorded as failed."),
+    Setting("ZALO_WINDOW_HOURS", "168", _positive,
+            "How long after a person's last message Zalo lets the OA send consultation messages."),
+    Setting("ZALO_ZNS_BASE_URL", "https://business.openapi.zalo.me", _http_url, "Zalo ZNS (template message) API base URL."),
+    Setting("ZALO_ZNS_TEMPLATE_ID", "", _text,
+            "Approved ZNS template for dossier notices (params ma_ho_so, trang_thai, thoi_gian); unset: no ZNS."),
 )
 
 
@@ -234,6 +253,18 @@ class Settings:
     db_pool_timeout: int
     db_statement_timeout_ms: int
     db_lock_timeout_ms: int
+    dossier_providers_file: str
+    dossier_lookups_per_user: int
+    dossier_lookups_per_code: int
+    dossier_lookup_window_minutes: int
+    dossier_hash_key: str
+    dossier_portal_lookup_url: str
+    dossier_poll_minutes: int
+    outbox_interval_seconds: int
+    outbox_max_attempts: int
+    zalo_window_hours: int
+    zalo_zns_base_url: str
+    zalo_zns_template_id: str
     api_keys: tuple[ApiKey, ...] = ()
     web_https: bool = False
     session_secret: str = ""

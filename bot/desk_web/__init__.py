@@ -68,7 +68,11 @@ def attach(app: web.Application, assistant: Any, settings: Settings | None = Non
     if getattr(assistant, "handover", None) is None:
         assistant.handover = Handover(assistant.store, assistant.engine.responses)
     settings = settings or Settings.load()
-    dispatcher = Dispatcher(assistant.store, interval=1.0)
+    # One outbox dispatcher per process: the dossier service's when it runs one (it carries notices too).
+    dispatcher = getattr(getattr(assistant, "dossiers", None), "dispatcher", None)
+    own_dispatcher = dispatcher is None
+    if dispatcher is None:
+        dispatcher = Dispatcher(assistant.store, interval=1.0)
     accounts = Accounts(assistant.store, settings.desk_lockout_attempts, timedelta(minutes=settings.desk_lockout_minutes))
     storage = EncryptedCookieStorage(
         Fernet(session_key(settings.desk_session_key, ROOT / "var")), cookie_name="desk_session", path=PREFIX,
@@ -90,7 +94,7 @@ def attach(app: web.Application, assistant: Any, settings: Settings | None = Non
             assert isinstance(route, web.RouteDef)
             app.router.add_route(route.method, PREFIX + route.path, route.handler)
     app.router.add_static(PREFIX + "/static/", HERE / "static")
-    app.cleanup_ctx.append(outbox_context(dispatcher))
+    app.cleanup_ctx.append(outbox_context(dispatcher, run=own_dispatcher))
 
 
 def desk_routes(app: web.Application) -> list[tuple[str, str, Any]]:

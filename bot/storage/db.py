@@ -459,7 +459,7 @@ class Store:
                 return 0
             count = 1 + sum(1 + len(c.messages) for c in user.conversations) + len(user.tickets) + len(user.feedback)
             session.delete(user)
-            return count
+            return count + _forget_notices(session, channel, external_id)
 
     def claim_lease(self, name: str, owner: str, ttl: timedelta, now: datetime | None = None) -> bool:
         """Takes or renews the lease `name` for `owner` unless another owner holds it unexpired.
@@ -491,3 +491,17 @@ class Store:
             row = session.get(ChannelState, (LEASES, name), with_for_update=True)
             if row is not None and row.value.partition(" ")[0] == owner:
                 session.delete(row)
+
+
+def _forget_notices(session: Session, channel: str, external_id: str) -> int:
+    """The person's dossier subscriptions, phone for notices, lookup log and messages waiting for them."""
+    from sqlalchemy import delete
+
+    from bot.storage.models import DossierSubscription, LookupAttempt, NoticeContact, OutboxMessage
+
+    removed = 0
+    for model in (DossierSubscription, NoticeContact, OutboxMessage):
+        removed += session.execute(delete(model).where(
+            model.channel == channel, model.user_id == external_id)).rowcount or 0
+    session.execute(delete(LookupAttempt).where(LookupAttempt.user_key == f"{channel}:{external_id}"))
+    return removed

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Column,
     DateTime,
@@ -246,7 +245,7 @@ class NoticeContact(Base):
     id = Column(Integer, primary_key=True)
     channel = Column(String(20), nullable=False)
     user_id = Column(String(128), nullable=False)
-    phone = Column(String(200), nullable=False)  # 84xxxxxxxxx, encrypted when NOTICE_DATA_KEY is set
+    phone = Column(EncryptedText, nullable=False)  # 84xxxxxxxxx
     consent_at = Column(DateTime)  # NULL: consent withdrawn
     last_inbound_at = Column(DateTime)  # last message from the person (the chat window opens from it)
 
@@ -275,7 +274,7 @@ class OutboxMessage(Base):
     user_id = Column(String(128), nullable=False)
     kind = Column(String(40), nullable=False)  # dossier_notice, staff_reply, ...
     dedupe_key = Column(String(200), nullable=False, unique=True)
-    replies = Column(JSON, nullable=False, default=list)  # flows.replies.Reply dicts
+    replies = Column(EncryptedJSON, nullable=False, default=list)  # flows.replies.Reply dicts (dossier codes in them)
     # pending -> sending -> delivered | held (shown on the next visit) | undeliverable | failed
     status = Column(String(20), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
@@ -289,7 +288,7 @@ class OutboxMessage(Base):
     last_error_code = Column(String(40))  # the platform's raw code (-230, 403, ...)
     last_error = Column(Text)
     shown_at = Column(DateTime)  # held/undeliverable ones shown at the person's next visit
-    template = Column(JSON)  # the same message as named values, for template channels (Zalo ZNS)
+    template = Column(EncryptedJSON)  # the same message as named values, for template channels (Zalo ZNS)
 
 
 class OutboxAttempt(Base):

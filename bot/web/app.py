@@ -33,6 +33,7 @@ from bot.assistant import Assistant
 from bot.desk_web import attach as attach_desk
 from bot.desk_web.delivery import take_web_updates
 from bot.settings import Settings
+from bot.web.dossier_events import register_dossier_events
 from bot.web.payload import MAX_BODY, PayloadError, bad_request, clean_text, message, read_json, user_id_problem
 from bot.web.session import COOKIE, ApiKeys, Caller, WebSessions, stored_secret
 
@@ -171,5 +172,6 @@ def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Ap
     app.router.add_post("/api/session", new_session)
     app.router.add_get("/api/chat/updates", chat_updates)
     app.router.add_static("/static/", STATIC)
+    register_dossier_events(app, getattr(assistant, "dossiers", None))
     attach_desk(app, assistant)
     return app

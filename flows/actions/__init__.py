@@ -5,6 +5,14 @@ from flows.registry import ActionRegistry
 registry = ActionRegistry()
 
 # Importing the modules registers their actions.
-from flows.actions import conversation, desk, dossier_status, online_submission, portal_help, procedure_info  # noqa: E402,F401
+from flows.actions import (  # noqa: E402,F401
+    conversation,
+    desk,
+    dossier_status,
+    dossier_status_lookup,  # noqa: E402,F401
+    online_submission,
+    portal_help,
+    procedure_info,
+)
 
 __all__ = ["registry"]

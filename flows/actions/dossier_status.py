@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from flows.actions import registry
 from flows.engine import ActionContext
-from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
 from flows.yamlfile import load_yaml
 from knowledge import fold
 from nlu.dossier_code import canonical_dossier_code, received_on
@@ -157,6 +155,9 @@ def check_code(typed: str, today: date) -> CodeCheck:
         if received_on(compact) is None:
             return _problem("not_a_date", part=day)
         return _day_problem(day, today) or CodeCheck(code=compact)
+    fixed = _lookalikes_fixed(compact)
+    if fixed is not None and received_on(fixed) is not None and _day_problem(fixed.split("-")[-2], today) is None:
+        return CodeCheck(code=fixed, lookalike=True)  # O typed for 0, I or l for 1: read as meant, shown back
     flat = re.sub(r"[\s.]", "", shown).removeprefix("+")
     if "-" not in shown and flat.isdigit() and 9 <= len(flat) <= 12:
         return _problem("phone_or_id", typed=shown)
@@ -178,13 +179,30 @@ def check_code(typed: str, today: date) -> CodeCheck:
     return _problem("no_dashes", typed=shown)
 
 
+def _lookalikes_fixed(compact: str) -> str | None:
+    """The code with O read as 0 and I, L as 1 in its date and sequence parts, when that makes it well formed."""
+    parts = compact.split("-")
+    if len(parts) != 3:
+        return None
+    table = str.maketrans({"O": "0", "I": "1", "L": "1"})
+    fixed = "-".join([parts[0], parts[1].translate(table), parts[2].translate(table)])
+    return fixed if fixed != compact and canonical_dossier_code(fixed) == fixed else None
+
+
 @registry.register("start_dossier_status")
 def start_dossier_status(ctx: ActionContext) -> str:
-    """Says automatic notices come later (subscribe_status); takes a code the first message already holds."""
-    if ctx.parse.intent == "subscribe_status":
-        ctx.say("dossier_status_subscribe_later")
+    """Takes a code the first message or button holds; subscribe at once when the code was verified lately."""
     ctx.frame_vars["wrong_tries"] = 0
     typed = ctx.parse.entities.get("dossier_code")
+    if ctx.parse.intent == "subscribe_status":
+        ctx.frame_vars["subscribe"] = True
+        desk = getattr(ctx.services, "dossiers", None)
+        code = check_code(typed or "", today_in_vietnam()).code if typed else None
+        if code and desk is not None and getattr(desk, "is_verified", None) and desk.is_verified(ctx.services.user_key, code):
+            ctx.slots[SLOT] = code
+            return "subscribe"
+        if not typed:
+            ctx.say("dossier_status_subscribe_first")
     if typed is None and not ctx.parse.from_button:
         typed = code_attempt(ctx.parse.text, strict=True)
     if typed:
@@ -234,80 +252,3 @@ def check_dossier_code(ctx: ActionContext) -> str:
         ctx.say("dossier_status_too_many_tries")
         return "gave_up"
     return "wrong"
-
-
-@registry.register("lookup_dossier")
-def lookup_dossier(ctx: ActionContext) -> str:
-    """Looks the code up and explains the status: found, not_found or unavailable."""
-    code = str(ctx.slots.get(SLOT) or "")
-    provider = getattr(ctx.services, "dossiers", None)
-    if provider is None:
-        log.warning("dossier lookup: no dossier provider is configured")
-        ctx.say("dossier_status_unavailable")
-        return "unavailable"
-    try:
-        record = provider.lookup(code)
-    except ProviderUnavailable as e:
-        log.warning("dossier lookup: %s", e)
-        ctx.say("dossier_status_unavailable")
-        return "unavailable"
-    if record is None:
-        log.info("dossier lookup: not found")
-        ctx.say("dossier_status_not_found", code=code)
-        return "not_found"
-    log.info("dossier lookup: found, status %s", record.status)
-    explain_dossier(ctx, record)
-    return "found"
-
-
-def _day(value: date | None) -> str | None:
-    return value.strftime("%d/%m/%Y") if value else None
-
-
-def _contact(ctx: ActionContext) -> str:
-    contact: dict[str, str] = getattr(ctx.services, "contact", None) or {}
-    hotline, hours = contact.get("hotline", "").strip(), contact.get("hours", "").strip()
-    if hotline and hours:
-        return ctx.text("dossier_status_contact_full", hotline=hotline, hours=hours)
-    if hotline:
-        return ctx.text("dossier_status_contact_hotline", hotline=hotline)
-    return ctx.text("dossier_status_contact_none")
-
-
-def _procedure_name(ctx: ActionContext, record: DossierRecord) -> str:
-    """The name the provider gave, else the catalog's name for its procedure code."""
-    if record.procedure_name.strip():
-        return record.procedure_name.strip()
-    knowledge = getattr(ctx.services, "knowledge", None)
-    procedure = knowledge.get(record.procedure_code) if knowledge is not None and record.procedure_code else None
-    return procedure.name if procedure is not None else ""
-
-
-def shown_status(record: DossierRecord, today: date) -> str:
-    """The status to explain: the provider's, except a still-open dossier past its due day is overdue."""
-    if record.status in STILL_OPEN and record.due_on is not None and record.due_on < today:
-        return "overdue"
-    return record.status
-
-
-def explain_dossier(ctx: ActionContext, record: DossierRecord) -> None:
-    """Says the dossier's procedure, dates and status in plain words with the next thing to do."""
-    status = shown_status(record, today_in_vietnam())
-    known = status in DOSSIER_STATUSES
-    unknown = ctx.text("dossier_status_value_unknown")
-    note = record.note.strip()
-    updated = (record.updated_at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).date()
-               if record.updated_at is not None else None)
-    values: dict[str, Any] = {
-        "code": record.code,
-        "procedure_name": _procedure_name(ctx, record) or unknown,
-        "received": _day(record.received_on) or unknown,
-        "due": _day(record.due_on) or unknown,
-        "updated": _day(updated) or unknown,
-        "status_label": ctx.text(f"dossier_status_label_{status}") if known else record.status,
-        "note": note or ctx.text("dossier_status_no_note"),
-        "note_line": ctx.text("dossier_status_note_line", note=note) if note else "",
-        "contact": _contact(ctx),
-    }
-    explanation = ctx.text(f"dossier_status_explain_{status}" if known else "dossier_status_explain_other", **values)
-    ctx.say("dossier_status_found", explanation=explanation, **values)

@@ -34,13 +34,18 @@ RECORDS = {
     "processing": DossierRecord(_code(RECEIVED, 2), "processing", "", "1.000894", RECEIVED, TODAY + timedelta(days=1)),
     "supplement_required": DossierRecord(_code(RECEIVED, 3), "supplement_required", "Đăng ký thường trú", None, RECEIVED,
                                          TODAY, "Thiếu bản chụp hợp đồng thuê nhà."),
-    "overdue": DossierRecord(_code(RECEIVED, 4), "overdue", "Cấp lại giấy phép lái xe", None, RECEIVED, RECEIVED),
+    "overdue": DossierRecord(_code(RECEIVED, 4), "processing", "Cấp lại giấy phép lái xe", None, RECEIVED, RECEIVED),
     "result_ready": DossierRecord(_code(RECEIVED, 5), "result_ready", "Thủ tục đăng ký khai sinh", None, RECEIVED, TODAY,
                                   "Nhận tại quầy số 2."),
     "completed": DossierRecord(_code(RECEIVED, 6), "completed", "Thủ tục đăng ký khai tử", None, RECEIVED, RECEIVED),
-    "refused": DossierRecord(_code(RECEIVED, 7), "refused", "Đăng ký thành lập hộ kinh doanh", None, RECEIVED, RECEIVED,
-                             "Tên trùng với hộ kinh doanh khác."),
+    "not_accepted": DossierRecord(_code(RECEIVED, 7), "not_accepted", "Đăng ký thành lập hộ kinh doanh", None, RECEIVED,
+                                  RECEIVED, "Tên trùng với hộ kinh doanh khác."),
     "withdrawn": DossierRecord(_code(RECEIVED, 8), "withdrawn", "Xác nhận thông tin về cư trú", None, RECEIVED, RECEIVED),
+    "registered": DossierRecord(_code(RECEIVED, 9), "registered", "Gia hạn tạm trú", None, RECEIVED, TODAY),
+    "payment_required": DossierRecord(_code(RECEIVED, 10), "payment_required", "Đăng ký thành lập hộ kinh doanh", None,
+                                      RECEIVED, TODAY, "Nộp lệ phí 100.000 đồng."),
+    "stopped": DossierRecord(_code(RECEIVED, 11), "stopped", "Thủ tục đăng ký khai tử", None, RECEIVED, RECEIVED,
+                             "Quá hạn bổ sung."),
 }
 # What each status must tell the citizen to do next (from flows/responses/dossier_status.yml).
 NEXT_STEP = {
@@ -50,8 +55,11 @@ NEXT_STEP = {
     "overdue": ["Quá hạn", "xin lỗi", "1900 1234", "7h30-17h"],
     "result_ready": ["Đã có kết quả", "Mang theo Giấy tiếp nhận", "Nhận tại quầy số 2."],
     "completed": ["Đã trả kết quả", "đã xong"],
-    "refused": ["từ chối giải quyết", "Lý do cán bộ ghi: Tên trùng với hộ kinh doanh khác."],
-    "withdrawn": ["Đã dừng xử lý", "xin rút"],
+    "not_accepted": ["Không được tiếp nhận", "Lý do cán bộ ghi: Tên trùng với hộ kinh doanh khác."],
+    "withdrawn": ["Đã rút hồ sơ", "xin rút"],
+    "registered": ["Mới đăng ký", "chưa cần làm gì"],
+    "payment_required": ["nghĩa vụ tài chính", "Nộp lệ phí 100.000 đồng.", "biên lai"],
+    "stopped": ["Dừng xử lý", "Quá hạn bổ sung.", "1900 1234"],
 }
 
 
@@ -120,12 +128,12 @@ def test_well_formed_codes_are_read_in_canonical_form(typed_code, canonical):
     ("000.00.19.H12-230815", "missing_sequence", "000.00.19.H12-230815"),
     ("000.00.19.H12-2308-15-0001", "too_many_parts", "000.00.19.H12-2308-15-0001"),
     ("ABC-230815-0001", "bad_agency", "ABC"),
-    ("000.00.19.H12-23O815-0001", "letters_in_date", "23O815"),
+    ("000.00.19.H12-23X815-0001", "letters_in_date", "23X815"),
     ("000.00.19.H12-2308-0001", "date_length", "2308"),
     ("000.00.19.H12-231345-0001", "not_a_date", "231345"),
     ("000.00.19.H12-230230-0001", "not_a_date", "230230"),
     ("000.00.19.H12-991231-0001", "future_date", "31/12/2099"),
-    ("000.00.19.H12-230815-00O1", "letters_in_sequence", "00O1"),
+    ("000.00.19.H12-230815-00X1", "letters_in_sequence", "00X1"),
     ("000.00.19.H12-230815-01", "sequence_length", "01"),
     ("000.00.19.H12-230815-00000001", "sequence_length", "00000001"),
 ])
@@ -139,8 +147,13 @@ def test_a_wrong_code_is_told_precisely_what_is_wrong(engine, typed_code, proble
     assert detail in explanation
 
 
-def test_letters_that_look_like_digits_get_a_hint():
+def test_letters_that_look_like_digits_are_read_as_the_digits_meant():
+    assert check_code("000.00.19.H12-23O815-0001", date(2026, 11, 22)).code == "000.00.19.H12-230815-0001"
+    assert check_code("000.00.19.h12-230815-0OI1", date(2026, 11, 22)).code == "000.00.19.H12-230815-0011"
     assert check_code("000.00.19.H12-23O815-0001", date(2026, 11, 22)).lookalike
+    # O read as 0 must still give a real day; otherwise it is explained, with the hint
+    wrong = check_code("000.00.19.H12-23I3O5-0001", date(2026, 11, 22))
+    assert wrong.code is None and wrong.problem == "letters_in_date" and wrong.lookalike
     assert not check_code("000.00.19.H12-23X815-0001", date(2026, 11, 22)).lookalike
 
 
@@ -182,7 +195,7 @@ def test_every_status_has_a_word_and_an_explanation(engine):
         assert f"dossier_status_explain_{status}" in engine.responses
 
 
-@pytest.mark.parametrize("status", DOSSIER_STATUSES)
+@pytest.mark.parametrize("status", [*DOSSIER_STATUSES, "overdue"])
 def test_each_status_is_explained_with_the_next_thing_to_do(engine, services, status):
     record = RECORDS[status]
     turns, result = talk(engine, services, typed(f"tra cứu hồ sơ {record.code}", "check_status"))
@@ -192,7 +205,7 @@ def test_each_status_is_explained_with_the_next_thing_to_do(engine, services, st
     for phrase in NEXT_STEP[status]:
         assert phrase in said, f"{status}: {phrase!r} not in\n{said}"
     titles = [b.title for r in result.replies for b in r.buttons]
-    assert any("Tra cứu mã khác" in t for t in titles) and any("Đánh giá" in t for t in titles)
+    assert any("Tra cứu mã khác" in t for t in titles) and any("Báo cho tôi khi có thay đổi" in t for t in titles)
 
 
 def test_a_missing_procedure_name_comes_from_the_catalog(engine, services):
@@ -268,9 +281,9 @@ def test_a_button_of_another_flow_is_answered_not_read_as_a_code(engine, service
     assert "tra cứu hồ sơ" in turns[-1]  # offered to go back to the check
 
 
-def test_subscribing_says_notices_come_later_and_asks_for_the_code(engine, services):
+def test_subscribing_without_a_code_asks_for_the_dossier_first(engine, services):
     turns, result = talk(engine, services, typed("báo cho tôi khi có kết quả", "subscribe_status"))
-    assert "chưa tự động" in turns[0] and "Bạn gửi giúp tôi mã hồ sơ" in turns[0]
+    assert "trước hết tôi cần tra cứu" in turns[0] and "Bạn gửi giúp tôi mã hồ sơ" in turns[0]
     assert result.flow == "dossier_status"
 
 
@@ -290,3 +303,18 @@ def test_a_provider_that_cannot_answer_is_said_plainly_and_nothing_crashes(engin
 def test_without_a_provider_the_lookup_is_unavailable(engine):
     turns, _ = talk(engine, Services(knowledge=None), typed(RECORDS["received"].code, "check_status"))
     assert "tạm thời không hoạt động" in turns[-1]
+
+
+def test_guessing_codes_is_refused_politely_after_the_persons_limit(engine, store):
+    from bot.dossiers.service import DossierService, LookupLimits, Route
+
+    service = DossierService(store, [Route(("*",), LocalDossierProvider(store))], LookupLimits(per_user=3))
+    services = Services(knowledge=None, dossiers=service, user_key="zalo:guesser")
+    said = []
+    for n in range(6):
+        turns, result = talk(engine, services, typed(f"tra cứu hồ sơ {_code(RECEIVED, 100 + n)}", "check_status"))
+        said.append(turns[-1])
+    assert all("không tìm thấy" in t for t in said[:3])
+    assert all("tra cứu nhiều lần" in t and "không tìm thấy" not in t for t in said[3:])
+    other = Services(knowledge=None, dossiers=service, user_key="zalo:someone-else")
+    assert "Tình trạng" in talk(engine, other, typed(f"tra cứu {RECORDS['received'].code}", "check_status"))[0][-1]

@@ -85,7 +85,9 @@ def test_the_dossier_status_check_from_the_menu_button(page, project_root, scree
     greeting = page.open()
     prompt = page.press("Tra cứu hồ sơ", greeting)
     assert "mã hồ sơ" in page.text(prompt).lower()
-    status = page.say(dossier["code"])
+    asked = page.say(dossier["code"])
+    assert "4 số cuối" in page.text(asked)  # the second factor before the details
+    status = page.say(dossier["id_last4"])
     text = page.text(status)
     assert dossier["procedure_name"] in text and dossier["note"] in text
     print(f"\nscreenshot: {screenshot('status')}")

@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("user_id", sa.String(128), nullable=False),
-        sa.Column("phone", sa.String(200), nullable=False),
+        sa.Column("phone", sa.Text, nullable=False),  # encrypted (bot.storage.crypto)
         sa.Column("consent_at", sa.DateTime),
         sa.Column("last_inbound_at", sa.DateTime),
         sa.UniqueConstraint("channel", "user_id", name="uq_notice_contacts"),
@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(128), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
-        sa.Column("replies", sa.JSON, nullable=False),
+        sa.Column("replies", sa.Text, nullable=False),  # encrypted JSON
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime, nullable=False),
@@ -88,7 +88,7 @@ def upgrade() -> None:
         sa.Column("last_error_code", sa.String(40)),
         sa.Column("last_error", sa.Text),
         sa.Column("shown_at", sa.DateTime),
-        sa.Column("template", sa.JSON),
+        sa.Column("template", sa.Text),  # encrypted JSON
     )
     op.create_index("ix_outbox_status", "outbox", ["status"])
     op.create_index("ix_outbox_next_attempt_at", "outbox", ["next_attempt_at"])
