@@ -28,6 +28,7 @@ chat: model  ## chat in the terminal
 
 bench: model  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
 	$(PY) bench/knowledge_search.py
+	@PYTHONWARNINGS=ignore $(PY) bench/search_cost.py --nlu
 	@PYTHONWARNINGS=ignore $(PY) bench/nlu_pipelines.py
 
 clean:  ## remove the venv, trained models and the local database
