@@ -2,20 +2,25 @@
 
 channel -> Assistant.handle -> NLU (or a button payload) -> flow engine -> actions
 -> replies -> back to the channel, which renders them.
+
+`handle` runs on the event loop and only waits: the turn itself (`run_turn`: understanding,
+the flows, the database) runs in a worker thread (bot/turns.py), one at a time per user and in
+order, within a time budget. Past the budget the user is told politely to wait; the turn still
+finishes and is saved once, and its replies come first in the user's next answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from bot.storage import Store
 from bot.storage.models import Conversation, utcnow
+from bot.turns import TurnPool, TurnTicket, UserTurns
 from flows.engine import FlowEngine
-from flows.replies import Reply, Turn
+from flows.replies import Button, ChecklistItem, Link, Reply, Turn
 from flows.services import Desk, Services
 from knowledge import fold_words
 from nlu.result import ParseResult, parse_payload
@@ -26,14 +31,22 @@ log = logging.getLogger(__name__)
 MAX_NLU_CHARS = 1000
 # Where the conversation keeps the buttons of the last turn (title key -> payload), beside the flow state.
 OFFERED = "offered"
+# Where it keeps the replies of a turn that outran its budget, for the user's next answer.
+LATE_REPLIES = "late_replies"
+TURN_WORKERS = 4
+TURN_BUDGET_SECONDS = 8.0
+# Responses the Assistant says itself (flows/responses/common.yml); checked when it is built.
+RESPONSES = ("empty_message", "turn_over_budget", "late_replies_intro")
 
 
 class Understanding(Protocol):
-    async def parse(self, text: str) -> ParseResult: ...
+    def parse_sync(self, text: str) -> ParseResult:
+        """Understands one message; called in a turn's worker thread, never on the event loop."""
+        ...
 
 
 class Assistant:
-    """One turn at a time per user; flow state and messages are stored each turn."""
+    """One turn at a time per user, off the event loop; flow state and messages are stored each turn."""
 
     def __init__(
         self,
@@ -45,7 +58,12 @@ class Assistant:
         dossiers: Any = None,
         contact: dict[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        turn_workers: int = TURN_WORKERS,
+        turn_budget: float = TURN_BUDGET_SECONDS,
     ):
+        missing = [key for key in RESPONSES if key not in engine.responses]
+        if missing:
+            raise ValueError(f"flows/responses/: the Assistant's response(s) {missing} are missing")
         self.nlu = nlu
         self.engine = engine
         self.store = store
@@ -54,29 +72,70 @@ class Assistant:
         self.dossiers = dossiers
         self.contact = contact or {}
         self.clock = clock
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.turn_workers = turn_workers
+        self.turn_budget = turn_budget
+        self.user_turns = UserTurns()
+        self._pool: TurnPool | None = None  # started with the first turn
+        self._late: set[asyncio.Task[Turn]] = set()
 
-    async def understand(self, text: str) -> ParseResult:
-        """A button payload as it says, typed text through the NLU model."""
-        return parse_payload(text) or await self.nlu.parse(text[:MAX_NLU_CHARS])
+    def understand(self, text: str) -> ParseResult:
+        """A button payload as it says, typed text through the NLU model (in the turn's worker thread)."""
+        return parse_payload(text) or self.nlu.parse_sync(text[:MAX_NLU_CHARS])
 
     async def handle(self, channel: str, user_id: str, text: str) -> Turn:
-        """Answers one message from `user_id` on `channel`."""
+        """Answers one message from `user_id` on `channel`, within the turn budget."""
         text = (text or "").strip()
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
-        user_key = f"{channel}:{user_id}"
-        async with self._locks[user_key]:
-            now = self.clock()
-            with self.store.session() as session, session.begin():
-                conversation = self.store.conversation_for(session, channel, user_id, now)
-                conversation_id, state = conversation.id, dict(conversation.flow_state or {})
-            # Typing (or a channel echoing) the title of a button just offered is pressing it.
-            payload = (state.get(OFFERED) or {}).get(fold_words(text))
-            parse = await self.understand(payload or text)
-            return self._turn(user_key, conversation_id, state, parse, now)
+        ticket = TurnTicket()
+        job = asyncio.ensure_future(self._in_order(channel, user_id, text, ticket))
+        try:
+            return await asyncio.wait_for(asyncio.shield(job), self.turn_budget)
+        except asyncio.TimeoutError:
+            if not ticket.give_up():  # done and being saved this very moment: its replies are ours
+                return await job
+            log.warning("turn over budget (%.1f s) user=%s:%s; its replies come with the next answer",
+                        self.turn_budget, channel, user_id)
+            self._keep(job)
+            return Turn(replies=self.engine.responses.render("turn_over_budget"))
+        except asyncio.CancelledError:  # the caller went away (a closed connection): keep the replies for later
+            ticket.give_up()
+            self._keep(job)
+            raise
 
-    def _turn(self, user_key: str, conversation_id: int, state: dict[str, Any], parse: ParseResult, now: datetime) -> Turn:
+    async def _in_order(self, channel: str, user_id: str, text: str, ticket: TurnTicket) -> Turn:
+        async with self.user_turns.hold(f"{channel}:{user_id}"):
+            if self._pool is None:
+                self._pool = TurnPool(self.turn_workers)
+            return await self._pool.run(self.run_turn, channel, user_id, text, ticket)
+
+    def _keep(self, job: asyncio.Future[Turn]) -> None:
+        """A turn nobody waits for any more still finishes; its failure, if any, is logged."""
+        self._late.add(job)  # type: ignore[arg-type]
+        job.add_done_callback(self._finished_late)
+
+    def _finished_late(self, job: asyncio.Future[Turn]) -> None:
+        self._late.discard(job)  # type: ignore[arg-type]
+        if not job.cancelled() and job.exception() is not None:
+            log.error("a turn that outran its budget failed", exc_info=job.exception())
+
+    def close(self) -> None:
+        """Stops the turn workers (a turn still running ends with the process)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def run_turn(self, channel: str, user_id: str, text: str, ticket: TurnTicket | None = None) -> Turn:
+        """One whole turn, synchronously: understand, run the flows, save. Runs in a worker thread."""
+        user_key = f"{channel}:{user_id}"
+        now = self.clock()
+        with self.store.session() as session, session.begin():
+            conversation = self.store.conversation_for(session, channel, user_id, now)
+            conversation_id, state = conversation.id, dict(conversation.flow_state or {})
+        # Typing (or a channel echoing) the title of a button just offered is pressing it.
+        payload = (state.get(OFFERED) or {}).get(fold_words(text))
+        parse = self.understand(payload or text)
+        earlier = [_reply_from_dict(r) for r in state.pop(LATE_REPLIES, None) or []]
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
@@ -84,20 +143,34 @@ class Assistant:
         # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
         result = self.engine.handle(state, parse, services, now)
         offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
+        # Decided once: the caller still waits (answer now) or gave up at the budget (answer next time).
+        late = ticket is not None and not ticket.claim()
+        new_state: dict[str, Any] = {**result.state, OFFERED: offered}
+        if late:
+            new_state[LATE_REPLIES] = [r.to_dict() for r in (*earlier, *result.replies)]
+            replies = []
+        elif earlier:
+            replies = [*self.engine.responses.render("late_replies_intro"), *earlier, *result.replies]
+        else:
+            replies = list(result.replies)
         with self.store.session() as session, session.begin():
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:  # None: the user had their data deleted this turn; keep none of it
-                conversation.flow_state = {**result.state, OFFERED: offered}
+                conversation.flow_state = new_state
                 conversation.updated_at = now
                 self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
+                if late:  # what the user was told instead
+                    for reply in self.engine.responses.render("turn_over_budget"):
+                        self.store.add_message(session, conversation, "out", reply.text, now=now)
                 for reply in result.replies:
                     self.store.add_message(session, conversation, "out", reply.text, now=now)
         log.info(
-            "turn user=%s intent=%s conf=%.2f flows=%s->%s",
+            "turn user=%s intent=%s conf=%.2f flows=%s->%s%s",
             user_key, parse.intent, parse.confidence, ",".join(result.started) or "-", result.flow or "-",
+            " (late)" if late else "",
         )
         return Turn(
-            replies=list(result.replies),
+            replies=replies,
             intent=parse.intent,
             confidence=parse.confidence,
             flow=result.flow,
@@ -107,6 +180,15 @@ class Assistant:
             slots=dict(result.state.get("slots", {})),
         )
 
+
+def _reply_from_dict(raw: dict[str, Any]) -> Reply:
+    """A reply saved with `Reply.to_dict` (kept in the flow state while it waits to be shown)."""
+    return Reply(
+        text=str(raw.get("text", "")),
+        buttons=tuple(Button(b["title"], b["payload"]) for b in raw.get("buttons", ())),
+        links=tuple(Link(lk["title"], lk["url"]) for lk in raw.get("links", ())),
+        checklist=tuple(ChecklistItem(c["text"], bool(c.get("done"))) for c in raw.get("checklist", ())),
+    )
 
 
 __all__ = ["Assistant", "Reply", "Turn"]

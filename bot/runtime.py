@@ -52,4 +52,5 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
     return Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),
         dossiers=LocalDossierProvider(store), contact=settings.contact(),
+        turn_workers=settings.turn_workers, turn_budget=settings.turn_budget_seconds,
     )

@@ -36,6 +36,13 @@ def _fraction(raw: str) -> float:
     return value
 
 
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 < value <= 3600.0:
+        raise ValueError("must be a number of seconds above 0 (at most 3600)")
+    return value
+
+
 def _database_url(raw: str) -> str:
     if "://" not in raw:
         raise ValueError("must be an SQLAlchemy URL such as sqlite:///var/assistant.db or postgresql://user:pw@host/db")
@@ -108,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_REFRESH_TOKEN", "", _text, "OA refresh token to start with; the rotated one is kept in the database."),
     Setting("ZALO_API_BASE_URL", "https://openapi.zalo.me", _http_url, "Zalo OpenAPI base URL."),
     Setting("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com", _http_url, "Zalo OAuth base URL (token refresh)."),
+    Setting("TURN_WORKERS", "4", _positive,
+            "Worker threads that run turns (understanding, flows, database) off the event loop; one turn per user at a time."),
+    Setting("TURN_BUDGET_SECONDS", "8", _seconds,
+            "A turn taking longer gets a polite 'please wait' reply; it still finishes and its answer comes with the next one."),
 )
 
 
@@ -134,6 +145,8 @@ class Settings:
     zalo_refresh_token: str
     zalo_api_base_url: str
     zalo_oauth_base_url: str
+    turn_workers: int
+    turn_budget_seconds: float
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> Settings:
