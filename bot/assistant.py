@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
@@ -35,6 +36,8 @@ OFFERED = "offered"
 LATE_REPLIES = "late_replies"
 TURN_WORKERS = 4
 TURN_BUDGET_SECONDS = 8.0
+# What no database stores as text: lone UTF-16 surrogates (a JSON body's "\ud800") and NUL (PostgreSQL).
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 # Responses the Assistant says itself (flows/responses/common.yml); checked when it is built.
 RESPONSES = ("empty_message", "turn_over_budget", "late_replies_intro")
 
@@ -84,7 +87,8 @@ class Assistant:
 
     async def handle(self, channel: str, user_id: str, text: str) -> Turn:
         """Answers one message from `user_id` on `channel`, within the turn budget."""
-        text = (text or "").strip()
+        # Kept, not dropped: the rest of the message is still understood and stored.
+        text = _UNSTORABLE.sub("\ufffd", (text or "")).strip()
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
         ticket = TurnTicket()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -48,6 +49,11 @@ def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Ass
             from nlu.model import NluModel
 
             nlu = NluModel.load(settings.model_path)
+    # The model, the catalog and the flows live as long as the process. A full garbage collection
+    # walked their ~260,000 objects in 200-400 ms with every thread stopped (the event loop too);
+    # frozen, the collector skips them (0 ms).
+    gc.collect()
+    gc.freeze()
     log.info("assistant ready in %.1f s", time.monotonic() - started)
     return Assistant(
         nlu=TypedCommands.load(nlu), engine=engine, store=store, knowledge=knowledge, desk=StoredDesk(store),

@@ -91,7 +91,8 @@ async def test_a_slow_turn_holds_neither_the_event_loop_nor_other_users(settings
         await send(user + "-other", "xin chào")
         await slow
     assert finished == [user + "-other", user]
-    assert watchdog.worst < 0.1, f"the event loop was held {watchdog.worst * 1000:.0f} ms"
+    assert watchdog.held < 0.1, f"the event loop was held {watchdog.held * 1000:.0f} ms by {watchdog.held_by}"
+    assert watchdog.worst < 0.25, f"the watchdog woke up {watchdog.worst * 1000:.0f} ms late"
 
 
 async def test_a_turn_over_budget_is_answered_politely_and_its_answer_comes_with_the_next(settings, nlu_model, user):
