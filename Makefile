@@ -5,7 +5,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test setup browser model chat lint bench clean
+.PHONY: run test soak setup browser model chat lint bench clean
 
 run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Telegram/Zalo when configured)
 	@PYTHONWARNINGS=ignore $(PY) -m bot serve
@@ -13,6 +13,9 @@ run: model  ## start the assistant: web chat on http://127.0.0.1:8080/ (and Tele
 test: model browser  ## lint and the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+soak: model  ## the fuzz properties (tests/fuzz, bounded turns) with many more examples: ~30 min
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -s tests/fuzz tests/bot/test_turns.py tests/knowledge/test_search_cost.py
 
 setup:  ## .venv with the pinned packages (skipped when requirements.lock is unchanged)
 	@bin/setup

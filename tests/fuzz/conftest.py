@@ -19,5 +19,5 @@ _COMMON = dict(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile("ci", max_examples=30, **_COMMON)
-settings.register_profile("soak", max_examples=1500, **_COMMON)
+settings.register_profile("soak", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -8,6 +8,7 @@ coroutine while two users' conversations run at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
@@ -47,6 +48,17 @@ class Record:
             "longest_turn_start": text[:80], "loop_held_ms": round(self.loop_held * 1000, 1),
             "watchdog_late_ms": round(self.wake_up_late * 1000, 1), "over_budget": self.late,
         }, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frozen_heap(assistant):
+    """As in a server after start-up (bot/runtime.py): what is loaded so far is frozen out of the collector.
+
+    A test process holds far more than a server (pytest, hypothesis, every earlier test's objects);
+    a full collection of all of it would show up here as the event loop held.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="module")
