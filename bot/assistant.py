@@ -97,7 +97,7 @@ class Assistant:
             return await asyncio.wait_for(asyncio.shield(job), self.turn_budget)
         except asyncio.TimeoutError:
             if not ticket.give_up():  # done and being saved this very moment: its replies are ours
-                return await job
+                return await asyncio.shield(job)
             log.warning("turn over budget (%.1f s) user=%s:%s; its replies come with the next answer",
                         self.turn_budget, channel, user_id)
             self._keep(job)
