@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 from bot.storage import Store
 from bot.storage.models import Conversation, utcnow
 from bot.turns import TurnPool, TurnTicket, UserTurns
-from flows.engine import FlowEngine
+from flows.engine import EngineResult, FlowEngine
 from flows.replies import Button, ChecklistItem, Link, Reply, Turn
 from flows.services import Desk, Services
 from knowledge import fold_words
@@ -34,12 +34,14 @@ MAX_NLU_CHARS = 1000
 OFFERED = "offered"
 # Where it keeps the replies of a turn that outran its budget, for the user's next answer.
 LATE_REPLIES = "late_replies"
+# The payload of the over-budget reply's button: show what the late turn answered.
+SHOW_LATE_INTENT = "late_replies"
 TURN_WORKERS = 4
 TURN_BUDGET_SECONDS = 8.0
 # What no database stores as text: lone UTF-16 surrogates (a JSON body's "\ud800") and NUL (PostgreSQL).
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 # Responses the Assistant says itself (flows/responses/common.yml); checked when it is built.
-RESPONSES = ("empty_message", "turn_over_budget", "late_replies_intro")
+RESPONSES = ("empty_message", "turn_over_budget", "late_replies_intro", "late_replies_none")
 
 
 class Understanding(Protocol):
@@ -143,12 +145,22 @@ class Assistant:
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
-        # No transaction is open while the flows run: actions write through the desk in their own,
-        # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
-        result = self.engine.handle(state, parse, services, now)
-        offered = {fold_words(b.title): b.payload for r in result.replies for b in r.buttons}
+        if parse.from_button and parse.intent == SHOW_LATE_INTENT:  # the flows wait; only the late answer is asked for
+            stack = state.get("stack") or []
+            result = EngineResult(
+                state={k: v for k, v in state.items() if k != OFFERED}, flow=stack[-1]["flow"] if stack else None,
+                replies=[] if earlier else self.engine.responses.render("late_replies_none"),
+            )
+        else:
+            # No transaction is open while the flows run: actions write through the desk in their own,
+            # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
+            result = self.engine.handle(state, parse, services, now)
+        offered = {fold_words(b.title): b.payload for r in (*earlier, *result.replies) for b in r.buttons}
         # Decided once: the caller still waits (answer now) or gave up at the budget (answer next time).
         late = ticket is not None and not ticket.claim()
+        if late:  # the user was shown the polite reply instead: typing its button's title presses it
+            told = self.engine.responses.render("turn_over_budget")
+            offered.update({fold_words(b.title): b.payload for r in told for b in r.buttons})
         new_state: dict[str, Any] = {**result.state, OFFERED: offered}
         if late:
             new_state[LATE_REPLIES] = [r.to_dict() for r in (*earlier, *result.replies)]
@@ -164,7 +176,7 @@ class Assistant:
                 conversation.updated_at = now
                 self.store.add_message(session, conversation, "in", parse.text, parse.intent, parse.confidence, now)
                 if late:  # what the user was told instead
-                    for reply in self.engine.responses.render("turn_over_budget"):
+                    for reply in told:
                         self.store.add_message(session, conversation, "out", reply.text, now=now)
                 for reply in result.replies:
                     self.store.add_message(session, conversation, "out", reply.text, now=now)
