@@ -21,6 +21,9 @@ audit:  ## bandit on our code, pip-audit on requirements.lock (says so plainly w
 faults: model  ## the fault and input suite alone; writes var/artifacts/robustness.md (the README's Robustness table)
 	$(PY) -m pytest tests/faults
 
+soak: model  ## the fuzz properties (tests/fuzz, bounded turns) with many more examples: ~30 min
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -s tests/fuzz tests/bot/test_turns.py tests/knowledge/test_search_cost.py
+
 setup:  ## .venv with the pinned packages (skipped when requirements.lock is unchanged)
 	@bin/setup
 
@@ -38,6 +41,7 @@ chat: model  ## chat in the terminal
 
 bench: model postgres  ## the benchmarks under bench/ (the NLU pipeline comparison trains DIET too: ~10 min)
 	$(PY) bench/knowledge_search.py
+	@PYTHONWARNINGS=ignore $(PY) bench/search_cost.py --nlu
 	@PYTHONWARNINGS=ignore $(PY) bench/load.py
 	@PYTHONWARNINGS=ignore $(PY) bench/nlu_pipelines.py
 

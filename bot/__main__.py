@@ -62,7 +62,10 @@ async def _serve(settings: Settings, reuse_port: bool = False) -> None:
         log.info("Stopping: closing the channels")
     finally:
         retention.cancel()
+        # Requests in flight end within the turn budget; a turn still running in a worker thread
+        # does not hold the exit (the workers are daemon threads; its message stays unanswered).
         await runner.cleanup()
+        assistant.close()
 
 
 async def _chat(settings: Settings, as_json: bool, user: str) -> None:

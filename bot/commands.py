@@ -40,8 +40,15 @@ class TypedCommands:
     def intent_of(self, text: str) -> str | None:
         return self.phrases.get(fold_words(text))
 
+    def parse_sync(self, text: str) -> ParseResult:
+        """The command a whole message is, or what the inner model understands (in a turn's worker thread)."""
+        return self._command(text) or self.inner.parse_sync(text)
+
     async def parse(self, text: str) -> ParseResult:
+        return self._command(text) or await self.inner.parse(text)
+
+    def _command(self, text: str) -> ParseResult | None:
         intent = self.intent_of(text)
         if intent is None:
-            return await self.inner.parse(text)
+            return None
         return ParseResult(text=text, intent=intent, confidence=1.0, ranking=[(intent, 1.0)])

@@ -47,6 +47,13 @@ def _fraction(raw: str) -> float:
     return value
 
 
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 < value <= 3600.0:
+        raise ValueError("must be a number of seconds above 0 (at most 3600)")
+    return value
+
+
 def _database_url(raw: str) -> str:
     if "://" not in raw:
         raise ValueError("must be an SQLAlchemy URL such as sqlite:///var/assistant.db or postgresql://user:pw@host/db")
@@ -212,6 +219,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZALO_ZNS_BASE_URL", "https://business.openapi.zalo.me", _http_url, "Zalo ZNS (template message) API base URL."),
     Setting("ZALO_ZNS_TEMPLATE_ID", "", _text,
             "Approved ZNS template for dossier notices (params ma_ho_so, trang_thai, thoi_gian); unset: no ZNS."),
+    Setting("TURN_WORKERS", "4", _positive,
+            "Worker threads that run turns (understanding, flows, database) off the event loop; one turn per user at a time."),
+    Setting("TURN_BUDGET_SECONDS", "8", _seconds,
+            "A turn taking longer gets a polite 'please wait' reply; it still finishes and its answer comes with the next one."),
 )
 
 
@@ -265,6 +276,8 @@ class Settings:
     zalo_window_hours: int
     zalo_zns_base_url: str
     zalo_zns_template_id: str
+    turn_workers: int
+    turn_budget_seconds: float
     api_keys: tuple[ApiKey, ...] = ()
     web_https: bool = False
     session_secret: str = ""

@@ -110,6 +110,16 @@ class ActionContext:
         }
 
 
+def literal(parse: ParseResult) -> ParseResult:
+    """What an explicit step may take as its answer: a button press as it is, typed text without the NLU's guesses.
+
+    A message the model reads as affirm at 0.61 ("a", "ạ") is still only the letters typed.
+    """
+    if parse.from_button:
+        return parse
+    return replace(parse, intent=None, confidence=0.0, ranking=[], entities={}, procedures=[])
+
+
 def _with_extras(replies: list[Reply], frame: dict[str, Any]) -> list[Reply]:
     """The question's replies with the run-time extras an action gave it (see ActionContext.extend_prompt)."""
     extras = frame.get("vars", {}).get(PROMPT_EXTRAS)
@@ -322,6 +332,8 @@ class FlowEngine:
     def _validate(
         self, st: State, frame: dict[str, Any], step: Step, parse: ParseResult, services: Any, out: list[Reply]
     ) -> str:
+        if step.explicit:
+            parse = literal(parse)
         ctx = ActionContext(self, st, frame, parse, services)
         ctx.value = parse.entities.get(step.from_entity or "") or parse.text
         slot = step.slot or ""
@@ -397,7 +409,7 @@ class FlowEngine:
                 filled = st.slots.get(slot) not in (None, "")
                 if filled and not step.ask_always:
                     pass
-                elif fresh and step.from_entity and step.from_entity in parse.entities:
+                elif fresh and step.from_entity and step.from_entity in (literal(parse) if step.explicit else parse).entities:
                     status = self._validate(st, frame, step, parse, services, out) if step.validate else "valid"
                     if step.validate is None:
                         st.slots[slot] = parse.entities[step.from_entity]

@@ -21,6 +21,10 @@ A flow file holds one flow:
       - {id: explain, say: dossier_status_found, next: END}
       - {id: not_found, say: dossier_status_not_found}
 
+A collect step that must not be answered by a guess (deleting data) says `explicit: true`: only
+a button press or the typed words its validator accepts answer it; the NLU's reading of a typed
+message (its intent, entities) never does, so a stray "a" read as affirm deletes nothing.
+
 Step kinds: say, collect, action, set, link. `next` is a step id, END, or a list of
 `{if: COND, then: TARGET}` ending with `{else: TARGET}`; COND is `{status: S}`,
 `{slot: NAME, equals: V}` or `{slot: NAME, set: true|false}`. `start: {interrupts: false}`
@@ -86,6 +90,7 @@ class Step:
     validate: str | None = None
     from_entity: str | None = None
     ask_always: bool = False
+    explicit: bool = False  # only a button or the validator's own typed words answer it, never an NLU guess
     rejections: list[Rejection] = field(default_factory=list)
     action: str | None = None  # action
     values: dict[str, Any] = field(default_factory=dict)  # set
@@ -150,7 +155,7 @@ def _branches(raw: Any, where: str) -> list[Branch]:
 
 _STEP_KEYS = {
     "say": {"say"},
-    "collect": {"collect", "prompt", "validate", "from_entity", "ask_always", "rejections"},
+    "collect": {"collect", "prompt", "validate", "from_entity", "ask_always", "explicit", "rejections"},
     "action": {"action"},
     "set": {"set"},
     "link": {"link"},
@@ -180,6 +185,11 @@ def _step(raw: Any, index: int, file: str) -> Step:
         step.validate = raw.get("validate")
         step.from_entity = raw.get("from_entity")
         step.ask_always = bool(raw.get("ask_always", False))
+        step.explicit = raw.get("explicit", False)
+        if not isinstance(step.explicit, bool):
+            raise _fail(raw.where("explicit"), f"'explicit' must be true or false, got {step.explicit!r}")
+        if step.explicit and step.validate is None:
+            raise _fail(where, f"collect step '{step.slot}' is explicit: it needs a validate action that checks the words")
         for rej in raw.get("rejections") or []:
             at = rej.where() if isinstance(rej, LineDict) else where
             if not isinstance(rej, dict) or set(rej) != {"if", "say"}:

@@ -53,7 +53,7 @@ import math
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import product
+from itertools import islice, product
 from operator import itemgetter
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -82,6 +82,9 @@ _RESULT_FACTOR = 0.85
 _TYPO_FACTOR = 0.95
 _CURATED_BONUS = 0.04
 _MAX_VARIANTS = 8
+# At most this many synonym choices are tried per query (each one a reading built
+# and checked in time linear in the query): a bound on the work, whatever the text.
+_MAX_COMBINATIONS = 64
 # A query word that none of the best candidates has weighs this much of its
 # IDF in query_coverage where it is missing.
 _DILUTION = 0.5
@@ -410,29 +413,63 @@ class SearchIndex:
             return None
         return max(candidates, key=lambda c: (-self._idf[c], c))
 
-    def _variants(self, query: str) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
-        """Readings of the query: as typed and with colloquial synonyms; (words, typos)."""
+    def work(self, query: str) -> dict[str, int]:
+        """What searching ``query`` takes: its words, distinct synonym phrases, synonym choices tried, readings kept.
+
+        For tests and bench/search_cost.py: the bound on a query's work is asserted on these counts, not on time.
+        """
+        tally: dict[str, int] = {}
+        self._variants(query, tally)
+        return tally
+
+    def _variants(
+        self, query: str, tally: Optional[dict[str, int]] = None
+    ) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
+        """Readings of the query: as typed and with colloquial synonyms; (words, typos).
+
+        Every distinct synonym phrase is one choice (as typed, or one of its
+        readings) made for all its occurrences at once: "cưới cưới cưới" reads
+        as typed or as "kết hôn", not in the 2**3 ways that say the same. The
+        choices are tried in order, at most `_MAX_COMBINATIONS` of them, until
+        `_MAX_VARIANTS` distinct readings are found, and a word's typo
+        correction is worked out once, so the cost grows with the query's
+        length, never with the number of ways to read it.
+        """
         # Words typed without marks may have any spelling.
         typed: list[Word] = [(t, None if form == t else form) for t, form in marked_tokens(query)]
         words = self._abbreviations.apply(typed)
-        segments: list[list[list[Word]]] = []
+        # The query as pieces: a plain word (key None) or a synonym phrase as typed.
+        pieces: list[tuple[Optional[Phrase], list[Word]]] = []
+        choices: dict[Phrase, list[list[Word]]] = {}  # synonym phrase -> its readings, first seen first
         i = 0
         while i < len(words):
             key = self._synonyms.find(words, i)
             if key:
-                readings = [_as_typed(reading) for reading in self._synonym_readings[key]]
-                segments.append([list(words[i : i + len(key)]), *readings])
+                pieces.append((key, list(words[i : i + len(key)])))
+                if key not in choices:
+                    choices[key] = [_as_typed(reading) for reading in self._synonym_readings[key]]
                 i += len(key)
             else:
-                segments.append([[words[i]]])
+                pieces.append((None, [words[i]]))
                 i += 1
+        slot = {key: n for n, key in enumerate(choices)}
+        corrections: dict[str, Optional[str]] = {}
         variants: list[tuple[list[tuple[str, Optional[str], bool]], int]] = []
-        for choice in product(*segments):
-            reading = self._drop_fillers([w for phrase in choice for w in phrase])
+        options = [range(1 + len(readings)) for readings in choices.values()]
+        tried = 0
+        for choice in islice(product(*options), _MAX_COMBINATIONS):
+            tried += 1
+            chosen: list[Word] = []
+            for key, phrase in pieces:
+                picked = 0 if key is None else choice[slot[key]]
+                chosen += choices[key][picked - 1] if key is not None and picked else phrase
+            reading = self._drop_fillers(chosen)
             typos = 0
             corrected: dict[str, tuple[Optional[str], bool]] = {}
             for token, form, soft in self._roles(reading):
-                fixed = self._correct(token)
+                if token not in corrections:
+                    corrections[token] = self._correct(token)
+                fixed = corrections[token]
                 if fixed:
                     typos += 1
                     token, form = fixed, None
@@ -446,6 +483,8 @@ class SearchIndex:
                 variants.append((unique, typos))
             if len(variants) >= _MAX_VARIANTS:
                 break
+        if tally is not None:
+            tally.update(words=len(words), synonyms=len(choices), combinations=tried, readings=len(variants))
         return variants
 
     def search(self, query: str, k: int = 5) -> list[tuple[str, float, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import shutil
@@ -56,13 +57,15 @@ class NluModel:
         return model
 
     def parse_sync(self, text: str) -> ParseResult:
+        """Understands one message; CPU work bounded by its length (the Assistant runs it in a worker thread)."""
         graph = self._graph
         results = graph.runner.run(inputs={self._input: [self._message(text)]}, targets=[graph.nlu_target])
         raw = results[graph.nlu_target][0].as_dict(only_output_properties=True)
         return to_parse_result(text, raw)
 
     async def parse(self, text: str) -> ParseResult:
-        return self.parse_sync(text)
+        """`parse_sync` in a worker thread: an async caller's event loop is never held by the model."""
+        return await asyncio.to_thread(self.parse_sync, text)
 
 
 # The flows start on the question intent of the part asked first (procedure_info answers it):

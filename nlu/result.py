@@ -52,7 +52,7 @@ def parse_payload(text: str) -> ParseResult | None:
     if match.group("entities"):
         try:
             raw = json.loads(match.group("entities"))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # nested past the parser's depth: typed text, not a button
             return None
         if not isinstance(raw, dict):
             return None

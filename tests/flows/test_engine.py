@@ -20,6 +20,9 @@ ask_code: {text: "your code?"}
 bad_code: {text: "bad code"}
 done: {text: "code {code_slot} ok"}
 faq: {text: "faq answer"}
+sure: {text: "erase everything?"}
+say_the_word: {text: "press Erase or type 'erase'"}
+erased: {text: "erased"}
 """
 FLOWS = {
     "fallback.yml": "id: fallback\ndescription: d\nsteps:\n  - say: hello\n",
@@ -40,6 +43,21 @@ steps:
 """,
     "faq.yml": "id: faq\ndescription: d\nstart: {intents: [ask_fee]}\nsteps:\n  - say: faq\n",
     "smalltalk.yml": "id: smalltalk\ndescription: d\nstart: {intents: [affirm], interrupts: false}\nsteps:\n  - say: hello\n",
+    "erase.yml": """\
+id: erase
+description: deletes after an explicit yes
+start: {intents: [erase_all]}
+slots: {erase_choice: {type: text}}
+steps:
+  - collect: erase_choice
+    prompt: sure
+    validate: check_yes
+    from_entity: choice
+    explicit: true
+    rejections:
+      - {if: {status: invalid}, say: say_the_word}
+  - action: erase
+""",
     "boom.yml": "id: boom\ndescription: d\nstart: {intents: [explode]}\nsteps:\n  - action: explode\n",
 }
 NOW = datetime(2026, 11, 22, 9, 0)
@@ -56,6 +74,18 @@ def engine(tmp_path: Path) -> FlowEngine:
     @actions.register("check_code")
     def check_code(ctx: ActionContext) -> str:
         return "valid" if str(ctx.value).startswith("H") else "invalid"
+
+    @actions.register("check_yes")
+    def check_yes(ctx: ActionContext) -> str:
+        # A validator that would take the model's affirm as a yes: the explicit step must not let it.
+        if ctx.parse.entities.get("choice") == "yes" or ctx.parse.text == "erase" or ctx.parse.intent == "affirm":
+            return "valid"
+        return "invalid"
+
+    @actions.register("erase")
+    def erase(ctx: ActionContext) -> str:
+        ctx.say("erased")
+        return "done"
 
     @actions.register("explode")
     def explode(ctx: ActionContext) -> str:
@@ -135,3 +165,31 @@ def test_state_is_plain_json_so_a_restart_resumes_mid_flow(engine):
     restored = json.loads(json.dumps(state))
     result = engine.handle(restored, say(text="H5"), None, NOW)
     assert [r.text for r in result.replies] == ["code H5 ok"]
+
+
+# -- explicit confirmation (issue 14: a stray "a" read as affirm deleted a person's data) --
+
+
+@pytest.mark.parametrize("confidence", [0.61, 0.99])
+def test_an_explicit_step_is_not_answered_by_the_models_guess(engine, confidence):
+    state, texts, result = run(engine, [say("erase_all"), say("affirm", text="a", confidence=confidence)])
+    assert texts == [["erase everything?"], ["press Erase or type 'erase'"]]
+    assert result.flow == "erase" and not result.completed
+
+
+def test_an_entity_the_model_found_does_not_answer_an_explicit_step_either(engine):
+    _, texts, result = run(engine, [say("erase_all", text="erase all, choice yes", choice="yes")])
+    assert texts == [["erase everything?"]] and result.flow == "erase"
+
+
+def test_an_explicit_step_takes_the_button_or_the_typed_word(engine):
+    button = ParseResult(text='/choose{"choice":"yes"}', intent="choose", confidence=1.0, entities={"choice": "yes"},
+                         from_button=True)
+    for answer in (button, say(text="erase", confidence=0.0)):
+        _, texts, result = run(engine, [say("erase_all"), say("affirm", text="a"), answer])
+        assert texts[-1] == ["erased"] and result.completed == ["erase"]
+
+
+def test_cancel_still_cancels_an_explicit_step(engine):
+    _, texts, result = run(engine, [say("erase_all"), say("cancel", text="thôi")])
+    assert texts[-1] == ["cancelled"] and result.flow is None

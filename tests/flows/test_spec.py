@@ -41,6 +41,10 @@ def make_flows(tmp_path: Path, flow_text: str) -> Path:
         ("id: x\ndescription: d\nsteps:\n  - say: hello\n    next:\n      - if: {colour: red}\n        then: END\n",
          r"broken.yml:6: unknown condition"),
         ("id: x\ndescription: d\nsteps: [\n", r"broken.yml:\d+: invalid YAML"),
+        ("id: x\ndescription: d\nslots: {s: {type: text}}\nsteps:\n  - collect: s\n    prompt: hello\n    explicit: true\n",
+         r"broken.yml:5: collect step 's' is explicit: it needs a validate action"),
+        ("id: x\ndescription: d\nslots: {s: {type: text}}\nsteps:\n  - collect: s\n    prompt: hello\n"
+         "    validate: validate_delete_choice\n    explicit: sure\n", r"broken.yml:8: 'explicit' must be true or false"),
     ],
 )
 def test_a_malformed_flow_fails_fast_with_file_line_and_name(tmp_path, flow_text, message):
