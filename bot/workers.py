@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+
 # bandit B404/B603: starts this same program (sys.executable -m bot serve) with fixed arguments, nothing else.
 import subprocess  # nosec B404
 import sys
