@@ -1,8 +1,8 @@
-"""How staff messages leave: the outbox dispatcher with a sender per channel, and the web chat's updates.
+"""How staff messages leave: the outbox dispatcher's web sender, and the web chat's updates.
 
-Telegram and Zalo send through their channel's own client (same rendering, rate limits and
-errors as answers); the web chat has no push, so its messages are held and the page collects
-them from GET /api/chat/updates.
+Telegram and Zalo send through the senders the dossier notices use (bot/channels/*_sender.py,
+registered by bot/web/dossier_events.py); the web chat has no push, so its messages are held and
+the page collects them from GET /api/chat/updates.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from bot.outbox import HELD, Delivery, Dispatcher
+from bot.outbox import HELD, Delivery, Dispatcher, take_for_visit
+from bot.storage import Store
 from flows.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -45,3 +46,9 @@ def outbox_context(dispatcher: Dispatcher, run: bool):
         await asyncio.gather(task, return_exceptions=True)
 
     return context
+
+
+def take_web_updates(store: Store, user: str) -> list[Reply]:
+    """Messages queued for this web visitor (a staff answer, a notice), each handed out once."""
+    with store.session() as session, session.begin():
+        return take_for_visit(session, "web", user)

@@ -41,7 +41,7 @@ def _knowledge_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     from knowledge import load_knowledge
 
     kb = load_knowledge()
-    synonyms = tuple(" ".join(key) + " " for key in kb._index._synonym_readings)
+    synonyms = tuple(" ".join(key) + " " for key in kb.index._synonym_readings)
     names = tuple(p.name + " " for p in kb.procedures[:400])
     return synonyms, names
 

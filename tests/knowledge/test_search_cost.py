@@ -48,7 +48,7 @@ def test_a_repeated_synonym_is_one_choice_however_often_it_is_typed(kb, built, p
 
 
 def test_every_synonym_phrase_at_once_builds_at_most_the_bound(kb, built):
-    keys = [" ".join(key) for key in kb._index._synonym_readings]
+    keys = [" ".join(key) for key in kb.index._synonym_readings]
     assert len(keys) > 6  # 2**len(keys) ways to read them all
     kb.search(" ".join(keys)[:1000])
     kb.search(", ".join(reversed(keys))[:1000])
@@ -57,7 +57,7 @@ def test_every_synonym_phrase_at_once_builds_at_most_the_bound(kb, built):
 
 def test_the_counted_work_grows_with_the_length_not_the_readings(kb):
     for phrase in ("cưới ", "giấy khai sinh ", "bằng lái xe sổ đỏ cưới "):
-        short, long = kb._index.work(_repeated(phrase, 100)), kb._index.work(_repeated(phrase, 1000))
+        short, long = kb.index.work(_repeated(phrase, 100)), kb.index.work(_repeated(phrase, 1000))
         assert long["combinations"] == short["combinations"] <= 8
         assert long["readings"] == short["readings"]
         assert long["words"] <= 11 * short["words"]

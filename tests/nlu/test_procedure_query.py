@@ -57,5 +57,5 @@ def test_words_typed_with_diacritics_do_not_link_to_look_alike_words(text, wrong
     kb = load_knowledge()
     phrases = QuestionPhrases.from_yaml(QUESTION_PHRASES_FILE, load_lexicon())
     queries = procedure_queries(text, load_lexicon(), phrases)
-    found = [code for query in queries for code, score, _ in kb._index.search(query, 3) if score >= 0.4]
+    found = [code for query in queries for code, score, _ in kb.index.search(query, 3) if score >= 0.4]
     assert wrong not in found
