@@ -113,6 +113,7 @@ class AspectWords:
     openers: list[str] = field(default_factory=list)
     closers: list[str] = field(default_factory=list)
     weak: dict[str, list[str]] = field(default_factory=dict)
+    anchored_only: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -127,12 +128,17 @@ class AspectWords:
         unknown = sorted(set(weak) - set(ASPECTS))
         if unknown:
             raise ValueError(f"{path}: unknown aspect(s) {unknown} in weak_anchors")
+        only = [str(a) for a in raw.get("anchored_only") or []]
+        unknown = sorted(set(only) - set(anchors))
+        if unknown:
+            raise ValueError(f"{path}: anchored_only names aspect(s) without anchors: {unknown}")
         return cls(
             intents,
             {str(a): _canonical(ps) for a, ps in anchors.items()},
             _canonical(follow_up.get("openers") or []),
             _canonical(follow_up.get("closers") or []),
             {str(a): _canonical(ps) for a, ps in weak.items()},
+            only,
         )
 
     def is_follow_up(self, canonical: str) -> bool:
