@@ -66,6 +66,9 @@ class AspectClassifier(GraphComponent):
             # an anchored aspect the classifier gives less than this is a word in passing, not asked
             # (the best anchored one is always kept)
             "anchor_floor": 0.2,
+            # a follow-up naming no part carries the part asked before when it is a chat line
+            # this short (a story that ends "thì sao" says what it asks)
+            "follow_up_words": 12,
             # inverse regularisation strength of the logistic regressions
             "C": 1.0,
         }
@@ -210,10 +213,16 @@ class AspectClassifier(GraphComponent):
             canonical = message.get(TEXT) or ""
             asking = self.asking_part(message.get(ORIGINAL_TEXT) or canonical, canonical)
             aspects = self.aspects(asking, row)
-            message.set(ASPECTS_KEY, aspects, add_to_output=True)
             # asks what a rule says, not which text says it (aspects.yml, anchored_only)
-            message.set(RULE_QUESTION, not aspects, add_to_output=True)
-            if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and self._words.is_follow_up(canonical):
+            rule = not aspects
+            follow_up = self._words.is_follow_up(canonical)
+            if follow_up and len(canonical.split()) <= self.config["follow_up_words"] and not self._matcher.find(asking):
+                # "còn trên 14 tuổi thì sao" names no part: it asks the part asked before, which
+                # the conversation knows (the flows keep it when the intent implies none)
+                aspects, rule = [], False
+            message.set(ASPECTS_KEY, aspects, add_to_output=True)
+            message.set(RULE_QUESTION, rule, add_to_output=True)
+            if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and follow_up:
                 entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
                 message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages

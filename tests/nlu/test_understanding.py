@@ -198,6 +198,13 @@ def test_the_issues_messages_are_understood(nlu_model, text, intent, aspects):
     assert (parse.intent, parse.aspects) == (intent, aspects)
 
 
+def test_a_short_follow_up_naming_no_part_carries_the_part_asked_before(nlu_model):
+    parse = nlu_model.parse_sync("còn trên 14 tuổi thì sao")
+    assert (parse.intent, parse.aspects, parse.entities.get("follow_up")) == ("ask_procedure", [], "true")
+    named = nlu_model.parse_sync("còn lệ phí thì sao")
+    assert (named.intent, named.aspects) == ("ask_fee", ["fee"])
+
+
 def test_a_code_typed_with_spaces_is_a_status_check_with_the_code(nlu_model):
     parse = nlu_model.parse_sync("000 00 24 H30 261105 0031 xem giup")
     assert parse.intent == "check_status"
