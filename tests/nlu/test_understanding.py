@@ -198,6 +198,16 @@ def test_the_issues_messages_are_understood(nlu_model, text, intent, aspects):
     assert (parse.intent, parse.aspects) == (intent, aspects)
 
 
+@pytest.mark.parametrize(
+    "text, intent",
+    [("chào ad, cho em hỏi làm căn cước ở đâu ạ", "ask_where"),
+     ("em chào anh chị, cho em hỏi làm sổ đỏ mất bao lâu", "ask_processing_time"),
+     ("chào bạn", "greet")],
+)
+def test_a_greeting_before_a_question_leaves_the_question_to_decide(nlu_model, text, intent):
+    assert nlu_model.parse_sync(text).intent == intent
+
+
 def test_a_short_follow_up_naming_no_part_carries_the_part_asked_before(nlu_model):
     parse = nlu_model.parse_sync("còn trên 14 tuổi thì sao")
     assert (parse.intent, parse.aspects, parse.entities.get("follow_up")) == ("ask_procedure", [], "true")
