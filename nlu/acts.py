@@ -25,10 +25,17 @@ ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal",
 QUESTION_INTENT = "ask_procedure"
 
 
-def asking_sentences(original: str, asking: "PhraseSet") -> list[str] | None:
+def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:
     """The canonical sentences of a message that ask (a "?" after them or a question word),
-    or None when the message is one sentence, or none or all of them ask."""
+    or None when the message is one sentence, or none or all of them ask. A greeting before
+    the first comma ("chào ad, cho em hỏi …") is a sentence of its own when `greetings` is given."""
     pieces = [(m.start(), m.end()) for m in re.finditer(r"[^?!;\n.:]+(?:[.:]\w[^?!;\n.:]*)*", original)]
+    if greetings is not None and pieces:
+        a, b = pieces[0]
+        comma = original.find(",", a, b)
+        head = normalize(original[a:comma], load_lexicon()) if comma > 0 else ""
+        if head and any(p == 0 for p, _ in greetings.find(head)):
+            pieces[:1] = [(a, comma), (comma + 1, b)]
     sentences = [(original[a:b], original[b:b + 1]) for a, b in pieces if original[a:b].strip()]
     if len(sentences) < 2:
         return None
@@ -78,6 +85,8 @@ class ActWords:
     # per act, formal requests for a written answer that make a message that asks a question
     # although it holds the act's words ("Đề nghị hướng dẫn … như thế nào?")
     asked_in_writing: dict[str, list[str]] = field(default_factory=dict)
+    # greetings that open a message: before a comma they are a sentence of their own
+    greetings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -95,6 +104,7 @@ class ActWords:
             {str(a): _canonical(ws) for a, ws in acts.items()},
             _canonical(raw.get("question_words") or []),
             {str(a): _canonical(ws) for a, ws in written.items()},
+            _canonical(raw.get("greetings") or []),
         )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
@@ -113,6 +123,7 @@ class AspectWords:
     openers: list[str] = field(default_factory=list)
     closers: list[str] = field(default_factory=list)
     weak: dict[str, list[str]] = field(default_factory=dict)
+    anchored_only: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -127,12 +138,17 @@ class AspectWords:
         unknown = sorted(set(weak) - set(ASPECTS))
         if unknown:
             raise ValueError(f"{path}: unknown aspect(s) {unknown} in weak_anchors")
+        only = [str(a) for a in raw.get("anchored_only") or []]
+        unknown = sorted(set(only) - set(anchors))
+        if unknown:
+            raise ValueError(f"{path}: anchored_only names aspect(s) without anchors: {unknown}")
         return cls(
             intents,
             {str(a): _canonical(ps) for a, ps in anchors.items()},
             _canonical(follow_up.get("openers") or []),
             _canonical(follow_up.get("closers") or []),
             {str(a): _canonical(ps) for a, ps in weak.items()},
+            only,
         )
 
     def is_follow_up(self, canonical: str) -> bool:

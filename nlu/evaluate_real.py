@@ -120,10 +120,12 @@ def understand(model: Any, example: RealExample, folded: bool) -> Understood:
     """Runs the context turns, then the message; every text folded when `folded`."""
     spell = fold if folded else (lambda t: t)
     focus: Optional[str] = None
+    asked: tuple[str, ...] = ()
     for turn in example.context:
         parse = model.parse_sync(spell(turn))
         if act_of(parse.intent, parse.confidence) == "ask":
             focus = procedure_in_focus(parse, focus)
+            asked = _aspects(parse) or asked
     started = time.perf_counter()
     parse = model.parse_sync(spell(example.text))
     seconds = time.perf_counter() - started
@@ -132,7 +134,8 @@ def understand(model: Any, example: RealExample, folded: bool) -> Understood:
         act=act,
         intent=parse.intent,
         confidence=parse.confidence,
-        aspects=_aspects(parse) if act == "ask" else (),
+        # a question naming no part asks the part asked before (the flows keep procedure_aspect)
+        aspects=(_aspects(parse) or asked) if act == "ask" else (),
         procedure=procedure_in_focus(parse, focus) if act == "ask" else None,
         seconds=seconds,
     )

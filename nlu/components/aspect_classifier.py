@@ -30,6 +30,7 @@ from nlu.components.normalizer import ORIGINAL_TEXT
 
 ASPECTS_KEY = "aspects"
 FOLLOW_UP = "follow_up"
+RULE_QUESTION = "rule_question"
 
 
 def _features(messages: List[Message]) -> csr_matrix:
@@ -65,6 +66,9 @@ class AspectClassifier(GraphComponent):
             # an anchored aspect the classifier gives less than this is a word in passing, not asked
             # (the best anchored one is always kept)
             "anchor_floor": 0.2,
+            # a follow-up naming no part carries the part asked before when it is a chat line
+            # this short (a story that ends "thì sao" says what it asks)
+            "follow_up_words": 12,
             # inverse regularisation strength of the logistic regressions
             "C": 1.0,
         }
@@ -191,9 +195,14 @@ class AspectClassifier(GraphComponent):
             p = {a: p.get(a, 0.0) for a in anchored}
             ranked = sorted(anchored, key=lambda a: -p[a])
             return [a for i, a in enumerate(ranked) if i == 0 or p[a] >= self.config["anchor_floor"]]
-        order = np.argsort(-probabilities)
-        sure = [self._classes[i] for i in order if probabilities[i] >= self.config["threshold"]]
-        return sure or [self._classes[int(order[0])]]
+        # An aspect given only by its anchors (the legal basis) is never guessed; a message the
+        # classifier is sure asks it, and nothing else, asks what a rule says: no aspect at all.
+        order = [self._classes[i] for i in np.argsort(-probabilities)]
+        sure = [a for a in order if p[a] >= self.config["threshold"]]
+        kept = [a for a in sure if a not in self._words.anchored_only]
+        if kept or sure:
+            return kept
+        return [next((a for a in order if a not in self._words.anchored_only), order[0])]
 
     def process(self, messages: List[Message]) -> List[Message]:
         # Every message gets its aspects (the parse keeps them for a question only): a message the
@@ -203,8 +212,17 @@ class AspectClassifier(GraphComponent):
         for message, row in zip(messages, self.probabilities(messages)):
             canonical = message.get(TEXT) or ""
             asking = self.asking_part(message.get(ORIGINAL_TEXT) or canonical, canonical)
-            message.set(ASPECTS_KEY, self.aspects(asking, row), add_to_output=True)
-            if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and self._words.is_follow_up(canonical):
+            aspects = self.aspects(asking, row)
+            # asks what a rule says, not which text says it (aspects.yml, anchored_only)
+            rule = not aspects
+            follow_up = self._words.is_follow_up(canonical)
+            if follow_up and len(canonical.split()) <= self.config["follow_up_words"] and not self._matcher.find(asking):
+                # "còn trên 14 tuổi thì sao" names no part: it asks the part asked before, which
+                # the conversation knows (the flows keep it when the intent implies none)
+                aspects, rule = [], False
+            message.set(ASPECTS_KEY, aspects, add_to_output=True)
+            message.set(RULE_QUESTION, rule, add_to_output=True)
+            if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and follow_up:
                 entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
                 message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages

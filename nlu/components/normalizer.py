@@ -63,7 +63,9 @@ class VietnameseNormalizer(GraphComponent):
             self.lexicon = Lexicon.from_yaml(path)
         except (OSError, ValueError) as e:
             raise ValueError(f"VietnameseNormalizer: cannot read lexicon {path}: {e}") from e
-        self.asking = PhraseSet(ActWords.from_yaml(Path(config["act_words"])).question_words) if config["act_words"] else None
+        words = ActWords.from_yaml(Path(config["act_words"])) if config["act_words"] else None
+        self.asking = PhraseSet(words.question_words) if words else None
+        self.greetings = PhraseSet(words.greetings) if words else None
 
     @classmethod
     def create(
@@ -77,7 +79,7 @@ class VietnameseNormalizer(GraphComponent):
             return
         message.set(ORIGINAL_TEXT, text)
         canonical = normalize(text, self.lexicon) or text
-        asking = asking_sentences(text, self.asking) if self.asking is not None else None
+        asking = asking_sentences(text, self.asking, self.greetings) if self.asking is not None else None
         message.set(TEXT, f"{canonical} {' '.join(asking)}" if asking else canonical)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -90,6 +90,34 @@ def test_a_message_that_asks_nothing_keeps_the_classifiers_act():
     assert _ranked("hồ sơ của tôi bị trả về lần thứ ba rồi", ranking)[0] == "feedback"
 
 
+def test_a_formal_request_for_an_answer_is_a_question_not_a_walk_through():
+    ranking = {"ask_howto_online": 0.9, "ask_procedure": 0.08, "out_of_scope": 0.02}
+    text = "Đề nghị hướng dẫn nộp hồ sơ đăng ký khai sinh trực tuyến như thế nào?"
+    assert _ranked(text, ranking)[0] == "ask_procedure"
+
+
+def test_asking_about_the_online_way_is_a_question_asking_to_be_walked_through_is_not():
+    ranking = {"ask_howto_online": 0.9, "ask_procedure": 0.08, "out_of_scope": 0.02}
+    assert _ranked("đăng ký tạm trú trên vneid được không", ranking)[0] == "ask_procedure"
+    assert _ranked("hướng dẫn tôi nộp tạm trú trên vneid, bắt đầu từ đâu?", ranking)[0] == "ask_howto_online"
+    assert _ranked("hướng dẫn nộp hồ sơ tạm trú qua mạng", ranking)[0] == "ask_howto_online"
+
+
+def test_a_legal_aspect_guessed_without_its_anchor_is_no_aspect(aspect_words):
+    import numpy as np
+
+    from nlu.components.aspect_classifier import AspectClassifier
+
+    component = AspectClassifier({}, None, None)
+    component._words, component._matcher = aspect_words, aspect_words.matcher()
+    component._weak = aspect_words.weak_matcher()
+    component._classes = ["documents", "legal"]
+    sure_legal = np.array([0.1, 0.9])
+    assert component.aspects(normalize("quy định về độ tuổi kết hôn hiện nay"), sure_legal) == []
+    assert component.aspects(normalize("kết hôn căn cứ pháp lý là luật nào"), sure_legal) == ["legal"]
+    assert component.aspects(normalize("khai sinh"), np.array([0.3, 0.4])) == ["documents"]
+
+
 @pytest.mark.parametrize(
     "text, marked",
     [
@@ -160,11 +188,31 @@ def test_the_real_set_scores_acts_parts_flows_and_scope():
         ("nghi viec roi muon rut bhxh 1 lan can giay to gi", "ask_documents", ["documents"]),
         ("làm hộ chiếu hết bao nhiêu tiền, bao lâu thì có", "ask_fee", ["fee", "time"]),
         ("không đăng ký tạm trú thì bị phạt bao nhiêu tiền", "out_of_scope", []),
+        ("Xin hỏi quy định về độ tuổi kết hôn theo luật hiện nay là bao nhiêu?", "out_of_scope", []),
+        ("Căn cứ pháp lý của thủ tục đăng ký khai sinh là văn bản nào?", "ask_legal_basis", ["legal"]),
+        ("Đề nghị hướng dẫn thủ tục đăng ký khai sinh nộp trực tuyến như thế nào?", "ask_procedure", ["online"]),
     ],
 )
 def test_the_issues_messages_are_understood(nlu_model, text, intent, aspects):
     parse = nlu_model.parse_sync(text)
     assert (parse.intent, parse.aspects) == (intent, aspects)
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [("chào ad, cho em hỏi làm căn cước ở đâu ạ", "ask_where"),
+     ("em chào anh chị, cho em hỏi làm sổ đỏ mất bao lâu", "ask_processing_time"),
+     ("chào bạn", "greet")],
+)
+def test_a_greeting_before_a_question_leaves_the_question_to_decide(nlu_model, text, intent):
+    assert nlu_model.parse_sync(text).intent == intent
+
+
+def test_a_short_follow_up_naming_no_part_carries_the_part_asked_before(nlu_model):
+    parse = nlu_model.parse_sync("còn trên 14 tuổi thì sao")
+    assert (parse.intent, parse.aspects, parse.entities.get("follow_up")) == ("ask_procedure", [], "true")
+    named = nlu_model.parse_sync("còn lệ phí thì sao")
+    assert (named.intent, named.aspects) == ("ask_fee", ["fee"])
 
 
 def test_a_code_typed_with_spaces_is_a_status_check_with_the_code(nlu_model):
