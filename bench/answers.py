@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -131,19 +132,23 @@ async def run(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from bot.web import create_app
 
     database = Path(tempfile.mkdtemp(prefix="bench-answers-")) / "bench.db"
-    settings = Settings.load(environ={"DATABASE_URL": f"sqlite:///{database}"}, env_file=None)
+    # The bench is a front end of its own (an API key), allowed to read a turn's slots to score it.
+    key = secrets.token_urlsafe(32)
+    settings = Settings.load(environ={"DATABASE_URL": f"sqlite:///{database}", "API_KEYS": f"bench:{key}:slots"},
+                             env_file=None)
     assistant = build_assistant(settings)
-    runner = web.AppRunner(create_app(assistant), access_log=None)
+    runner = web.AppRunner(create_app(assistant, settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
     rows = []
     try:
-        async with ClientSession() as http:
+        async with ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
             for i, item in enumerate(items):
                 started = time.perf_counter()
-                async with http.post(f"http://127.0.0.1:{port}/api/chat", json={"user": f"bench-{i}", "text": item["text"]}) as r:
+                body = {"user": f"bench-{i}", "text": item["text"], "slots": True}
+                async with http.post(f"http://127.0.0.1:{port}/api/chat", json=body) as r:
                     turn = await r.json()
                 rows.append({
                     "text": item["text"],

@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -71,8 +72,13 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+# The load is a front end of its own (an API key), so simulated users name themselves as a kiosk would.
+KEY = secrets.token_urlsafe(32)
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+
+
 async def wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2), headers=HEADERS) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise SystemExit(f"server exited with {process.returncode} before it was ready")
@@ -104,7 +110,7 @@ async def users(url: str, body: Any, count: int, messages: int, pause: float, li
     phase = Phase()
     deadline = phase.started + limit
     connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a connection per request: spread over workers
-    async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as http:
+    async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector, headers=HEADERS) as http:
 
         async def user(number: int) -> None:
             rng = random.Random(number)
@@ -158,7 +164,7 @@ async def run_config(db: str, workers: int, args: argparse.Namespace, pg: Any) -
     url = pg.create_database(f"load_{workers}_{int(time.time())}") if db == "postgresql" else \
         f"sqlite:///{tempfile.mkdtemp(prefix='load-')}/load.db"
     env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1", "WORKERS": str(workers),
-           "LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore", "TELEGRAM_BOT_TOKEN": "",
+           "LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore", "TELEGRAM_BOT_TOKEN": "", "API_KEYS": f"load:{KEY}",
            **{k.upper(): v for k, v in fake.settings_values().items()}}
     env.pop("BOT_WORKER", None)
     server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env)

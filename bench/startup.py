@@ -49,12 +49,16 @@ def free_port() -> int:
 
 
 def post_chat(base: str, user: str, text: str, timeout: float = 60) -> dict[str, Any]:
+    """One web chat turn as the page sends it: the server's session cookie is the user (`user` names the jar)."""
+    opener = _openers.setdefault(user, urllib.request.build_opener(urllib.request.HTTPCookieProcessor()))
     request = urllib.request.Request(
-        base + "api/chat", data=json.dumps({"user": user, "text": text}).encode(),
-        headers={"Content-Type": "application/json"},
+        base + "api/chat", data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with opener.open(request, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+_openers: dict[str, urllib.request.OpenerDirector] = {}
 
 
 def server_pid(root_pid: int) -> int | None:
