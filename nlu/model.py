@@ -101,7 +101,7 @@ def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
         entities=entities,
         procedures=procedures,
         aspects=aspects,
-    ))
+    ), part_named=bool(raw.get("part_named")))
 
 
 # Between a question and out of scope, with a procedure named, the question wins when it has at
@@ -135,20 +135,26 @@ UNSURE = 0.75
 BARE_NAME_INTENT = "ask_documents"
 PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
                      "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online", QUESTION_INTENT)
+# The intents a question about a part of a procedure is read as (not the walk-through).
+QUESTION_INTENTS = (*INTENT_OF_ASPECT.values(), QUESTION_INTENT)
 
 
-def read_bare_name(parse: ParseResult) -> ParseResult:
-    """A bare procedure name is a question about it: the classifier reads it as whatever small talk is nearest.
+def read_bare_name(parse: ParseResult, part_named: bool = False) -> ParseResult:
+    """A short message that is mostly a procedure's name is a question about it, when the classifier is unsure.
 
     Only the parse has both signals, the linker sure of the name and the classifier unsure of the intent.
+    The classifier reads a bare name ("khai sinh", "đăng ký khai sinh") as whatever small talk, or
+    whatever part, is nearest: unless the words name a part (an anchor: "mẫu tờ khai", "lệ phí"), it
+    asks the common case, the documents. The online walk-through keeps its own reading.
     (Mistyped dossier codes need no rule here: the normaliser masks them like well-formed ones.)
     """
     top = parse.procedures[0].score if parse.procedures else 0.0
-    if (
-        top >= BARE_NAME_SCORE
-        and parse.confidence < UNSURE
-        and parse.intent not in PROCEDURE_INTENTS
-        and len(parse.text.split()) <= BARE_NAME_WORDS
-    ):
+    if top < BARE_NAME_SCORE or parse.confidence >= UNSURE or len(parse.text.split()) > BARE_NAME_WORDS:
+        return parse
+    if parse.intent not in PROCEDURE_INTENTS:
+        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
+    if parse.intent in QUESTION_INTENTS and parse.aspects:  # not a follow-up (no aspects: the part asked before)
+        if part_named:
+            return replace(parse, confidence=UNSURE)
         return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
     return parse

@@ -31,6 +31,7 @@ from nlu.components.normalizer import ORIGINAL_TEXT
 ASPECTS_KEY = "aspects"
 FOLLOW_UP = "follow_up"
 RULE_QUESTION = "rule_question"
+PART_NAMED = "part_named"
 
 
 def _features(messages: List[Message]) -> csr_matrix:
@@ -222,6 +223,8 @@ class AspectClassifier(GraphComponent):
                 aspects, rule = [], False
             message.set(ASPECTS_KEY, aspects, add_to_output=True)
             message.set(RULE_QUESTION, rule, add_to_output=True)
+            # whether the words name a part (an anchor), or the aspects are the classifier's guess
+            message.set(PART_NAMED, bool(self._matcher.find(asking)), add_to_output=True)
             if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and follow_up:
                 entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
                 message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)

@@ -1,5 +1,7 @@
 """What a message's shape says when its words cannot: codes are status checks, bare names are questions."""
 
+from dataclasses import replace
+
 import pytest
 
 from nlu.model import read_bare_name
@@ -52,3 +54,27 @@ def test_a_bare_procedure_name_is_a_question_about_it(text, intent, confidence):
 ])
 def test_other_messages_keep_what_the_classifier_said(text, intent, confidence, top):
     assert read_bare_name(parse(text, intent, confidence, top=top)).intent == intent
+
+
+@pytest.mark.parametrize("text, intent, aspects", [
+    ("đăng ký khai sinh", "ask_conditions", ["conditions"]),  # a part the classifier guessed from the name alone
+    ("cho tôi xin mẫu CT01", "ask_documents", ["forms"]),
+])
+def test_a_name_the_classifier_half_reads_as_some_part_asks_the_documents(text, intent, aspects):
+    result = read_bare_name(replace(parse(text, intent, 0.41, top=0.99), aspects=aspects), part_named=False)
+    assert (result.intent, result.aspects) == ("ask_documents", ["documents"]) and result.confidence >= 0.5
+
+
+def test_a_part_named_in_words_is_kept_when_the_classifier_is_unsure():
+    result = read_bare_name(replace(parse("lệ phí khai sinh", "ask_fee", 0.4, top=0.99), aspects=["fee"]), part_named=True)
+    assert (result.intent, result.aspects) == ("ask_fee", ["fee"]) and result.confidence >= 0.5
+
+
+def test_an_unsure_walk_through_request_keeps_its_reading():
+    assert read_bare_name(parse("khai sinh online", "ask_howto_online", 0.45, top=0.99)).intent == "ask_howto_online"
+
+
+@pytest.mark.parametrize("text", ["đăng ký khai sinh", "dang ky khai sinh"])
+async def test_a_procedure_name_typed_alone_is_understood_as_a_question(text, nlu_model):
+    result = await nlu_model.parse(text)
+    assert result.intent == "ask_documents" and result.confidence >= 0.5
