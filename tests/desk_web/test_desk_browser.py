@@ -11,9 +11,9 @@ import re
 import pytest
 import zxingcpp
 from PIL import Image
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.desk_web.conftest import PASSWORD
@@ -41,11 +41,30 @@ def desk_sign_in(browser, rig: DeskRig, username: str) -> None:
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def left_behind(old_page):
+    """Whether the browser has left the page `old_page` belongs to. Like selenium's `staleness_of`, but a node
+    asked about while its page is being replaced may answer Chromium's "Node with given id does not belong to
+    the document" instead of "stale element" (SeleniumHQ/selenium#15401): that, too, means the page is gone."""
+
+    def gone(_) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in (e.msg or ""):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 def follow(browser, act) -> None:
     """Does `act` (a click, an Enter) and waits until the next page has loaded."""
     old_page = browser.find_element(By.TAG_NAME, "html")
     act()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 30).until(left_behind(old_page))
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
