@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import replace
 
 from bot.assistant import Assistant, Understanding
 from bot.commands import TypedCommands
@@ -18,6 +19,7 @@ from bot.handover import Handover
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.crypto import keyring_from_settings
+from bot.storage.db import DatabaseOptions
 from flows.engine import EngineConfig, FlowEngine
 
 log = logging.getLogger(__name__)
@@ -67,13 +69,30 @@ def build_dossier_service(settings: Settings, store: Store) -> DossierService:
     return service
 
 
+def _database(settings: Settings) -> DatabaseOptions:
+    """The database options, with SQLite's wait for its write lock kept within half a turn's budget.
+
+    On SQLite that wait is for the one write lock of the whole file, held by another process (a
+    migration, a backup, a shell): a person's turns queue in this process, never there. Waited out past
+    the budget, the person would be told their answer comes next time, and then the turn would fail
+    and the message be lost; failing within the budget gives the polite error and "Thử lại" instead.
+    On PostgreSQL DB_LOCK_TIMEOUT_MS also bounds the wait for the person's previous turn in another
+    worker, which may rightly outlast the budget (the answer then comes with the next one).
+    """
+    database = settings.database
+    if not database.url.startswith("sqlite"):
+        return database
+    within_budget = max(1000, int(settings.turn_budget_seconds * 1000 / 2))
+    return replace(database, lock_timeout_ms=min(database.lock_timeout_ms, within_budget))
+
+
 def build_assistant(settings: Settings, nlu: Understanding | None = None) -> Assistant:
     """Everything the assistant needs; fails early with a clear message if a part is missing."""
     started = time.monotonic()
     from knowledge import load_knowledge
 
     engine = build_engine(settings)
-    store = Store.open(settings.database, keyring_from_settings(settings))
+    store = Store.open(_database(settings), keyring_from_settings(settings))
     sync_demo_dossiers(store, settings.dossier_demo)
     if nlu is None:
         # Rasa's dependencies warn about their own deprecations while loading; users need not see them.

@@ -541,7 +541,9 @@ class ZaloChannel:
             await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     async def _process(self, row_id: int) -> None:
-        claim = self.inbox.claim(row_id, utcnow())
+        # Each database step in a thread: a locked or unreachable database must not hold the event loop
+        # (every other chat and webhook) for its lock timeout. (Shutdown's give-backs stay inline: they must run.)
+        claim = await asyncio.to_thread(self.inbox.claim, row_id, utcnow())
         if claim is None:
             return  # answered already, or another worker has it
         started = time.monotonic()
@@ -550,7 +552,7 @@ class ZaloChannel:
         status, error = "done", None
         if claim.phase == "turn":
             try:
-                self._mark_reachable(user_id)
+                await asyncio.to_thread(self._mark_reachable, user_id)
                 replies = await self._answer(claim.payload)
             except asyncio.CancelledError:
                 self.inbox.release(row_id)  # shutdown before the turn ran: the next start runs it
@@ -560,46 +562,46 @@ class ZaloChannel:
                 log.exception("zalo event %s failed", msg_id)
                 replies = self.assistant.engine.responses.render("internal_error")  # never silence
             more = self.assistant.engine.responses.text("zalo_more_choices")
-            self.inbox.record_parts(claim, [m for reply in replies for m in render(reply, more)])
+            await asyncio.to_thread(self.inbox.record_parts, claim, [m for reply in replies for m in render(reply, more)])
         status, error = await self._send_parts(claim, user_id, status, error)
         if status != "outbox":
-            self.inbox.finish(row_id, status, error, utcnow())
+            await asyncio.to_thread(self.inbox.finish, row_id, status, error, utcnow())
         log.info("zalo event %s from user %s %s in %.0f ms", msg_id, user_id, status, (time.monotonic() - started) * 1000)
 
     async def _send_parts(self, claim: Claim, user_id: str, status: str, error: str | None) -> tuple[str, str | None]:
         """Sends the recorded parts not yet sent, in order, each marked as it goes."""
-        for part in self.inbox.unsent_parts(claim.row_id):
+        for part in await asyncio.to_thread(self.inbox.unsent_parts, claim.row_id):
             if part.resent:
                 delivered = await self.api.delivered_since(user_id, str(part.message.get("text", "")), part.created_at)
                 if delivered is not None:
-                    self.inbox.sent(part, delivered, utcnow())
+                    await asyncio.to_thread(self.inbox.sent, part, delivered, utcnow())
                     log.info("zalo event row %s: part %d, in flight when its worker stopped, had arrived",
                              claim.row_id, part.seq)
                     continue
                 log.warning("zalo event row %s: part %d was being sent when its worker stopped and is not in "
                             "the conversation; sent again", claim.row_id, part.seq)
-            self.inbox.sending(part, utcnow())
+            await asyncio.to_thread(self.inbox.sending, part, utcnow())
             try:
                 provider_id = await self.api.send(user_id, part.message)
             except asyncio.CancelledError:
                 self.inbox.requeue(claim.row_id)  # shutdown mid-send: the next start sends what is left
                 raise
             except UndeliverableError as e:
-                self.inbox.fail_parts(claim.row_id, str(e))
-                self._mark_unreachable(user_id, e)
+                await asyncio.to_thread(self.inbox.fail_parts, claim.row_id, str(e))
+                await asyncio.to_thread(self._mark_unreachable, user_id, e)
                 log.warning("zalo event row %s: user %s is outside Zalo's window (%s); marked unreachable, "
                             "not retried", claim.row_id, user_id, e.code)
                 return "failed", str(e)
             except ZaloError as e:
                 if e.retryable and claim.attempts < SEND_ROUNDS:
-                    self.inbox.requeue(claim.row_id)  # the sweep sends the rest in a later round
+                    await asyncio.to_thread(self.inbox.requeue, claim.row_id)  # the sweep sends the rest in a later round
                     log.warning("zalo event row %s: Zalo busy or unreachable (%s); the rest is sent in a later "
                                 "round (%d of %d)", claim.row_id, e, claim.attempts, SEND_ROUNDS)
                     return "outbox", None
-                self.inbox.fail_parts(claim.row_id, str(e))
+                await asyncio.to_thread(self.inbox.fail_parts, claim.row_id, str(e))
                 log.error("zalo event row %s not answered: %s", claim.row_id, e)
                 return "failed", str(e)
-            self.inbox.sent(part, provider_id, utcnow())
+            await asyncio.to_thread(self.inbox.sent, part, provider_id, utcnow())
         return status, error
 
     async def _answer(self, event: dict[str, Any]) -> list[Reply]:

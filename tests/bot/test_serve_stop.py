@@ -38,6 +38,9 @@ STUCK_SERVER = textwrap.dedent(
 )
 
 
+API_KEY = "stop-test-key-0123456789abcdef"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,6 +59,7 @@ def test_a_stuck_turn_holds_neither_the_server_nor_its_stop(tmp_path: Path, proj
         **os.environ, "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": f"sqlite:///{tmp_path / 'stop.db'}",
         "TURN_BUDGET_SECONDS": "1", "DOSSIER_DEMO": "false", "LOG_LEVEL": "WARNING",
         "TELEGRAM_BOT_TOKEN": "", "ZALO_APP_ID": "", "PYTHONWARNINGS": "ignore",
+        "API_KEYS": f"stop:{API_KEY}",  # a front end of the JSON API names its own users
     }
     server = subprocess.Popen(
         [sys.executable, "-c", STUCK_SERVER], cwd=project_root, env=env,
@@ -74,7 +78,7 @@ def test_a_stuck_turn_holds_neither_the_server_nor_its_stop(tmp_path: Path, proj
                 time.sleep(0.2)
         request = urllib.request.Request(
             f"{base}/api/chat", data=json.dumps({"user": "stuck-user", "text": "xin chào"}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
         )
         started = time.monotonic()
         with urllib.request.urlopen(request, timeout=10) as response:

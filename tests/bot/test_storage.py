@@ -106,7 +106,7 @@ def test_one_persons_turn_waits_for_their_previous_turn_but_not_for_anyone_else(
         with store.conversation_lock("zalo", person) as held:
             conversation_id, state = held.read(now)
             events.append(f"{person} read {state.get('said', [])}")
-            held.save(conversation_id, {"said": [*state.get("said", []), text]}, now, [("in", text, None, None)])
+            held.save(conversation_id, {"said": [*state.get("said", []), text]}, now, [("in", text, None, None, None)])
 
     with store.conversation_lock("zalo", "u1") as first:
         conversation_id, _ = first.read(now)
@@ -118,7 +118,7 @@ def test_one_persons_turn_waits_for_their_previous_turn_but_not_for_anyone_else(
         assert events == ["u2 read []"]  # someone else is never held up
         time.sleep(0.3)
         assert events == ["u2 read []"]  # u1's second message waits for the first
-        first.save(conversation_id, {"said": ["first"]}, now, [("in", "first", None, None)])
+        first.save(conversation_id, {"said": ["first"]}, now, [("in", "first", None, None, None)])
         events.append("u1 first done")
     second.join(5)
     assert events == ["u2 read []", "u1 first done", "u1 read ['first']"]  # and then sees what the first stored
@@ -155,7 +155,7 @@ def test_a_turn_survives_the_database_closing_its_pooled_connections(database_ur
     def turn(said: str) -> None:
         with store.conversation_lock("web", "u1") as held:
             conversation_id, _ = held.read(now)
-            assert held.save(conversation_id, {}, now, [("in", said, None, None)])
+            assert held.save(conversation_id, {}, now, [("in", said, None, None, None)])
 
     turn("before")
     admin = create_engine(database_url, future=True, poolclass=NullPool)

@@ -21,6 +21,8 @@ from bot.storage.models import Conversation, Message, User
 ROOT = Path(__file__).resolve().parents[2]
 # Twenty different questions, none of them the title of a button (typing a title presses it).
 QUESTIONS = [f"cho tôi hỏi việc số {n}" for n in range(1, 21)]
+# The test speaks as a front end of the JSON API (API_KEYS), which names its own users.
+API_KEY = "workers-test-key-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -35,7 +37,8 @@ def two_workers(postgres, tmp_path):
     port = free_port()
     log = open(tmp_path / "server.log", "w+")  # noqa: SIM115 - read after the server stops
     env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "WORKERS": "2", "HOST": "127.0.0.1",
-           "TELEGRAM_BOT_TOKEN": "", "ZALO_APP_ID": "", "LOG_LEVEL": "INFO", "PYTHONWARNINGS": "ignore"}
+           "TELEGRAM_BOT_TOKEN": "", "ZALO_APP_ID": "", "LOG_LEVEL": "INFO", "PYTHONWARNINGS": "ignore",
+           "API_KEYS": f"workers:{API_KEY}"}
     env.pop("BOT_WORKER", None)
     server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
@@ -71,7 +74,8 @@ async def test_one_persons_twenty_rapid_messages_are_answered_in_order_and_once_
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
 
         async def chat(user: str, text: str) -> dict:
-            async with http.post(f"http://127.0.0.1:{port}/api/chat", json={"user": user, "text": text}) as r:
+            async with http.post(f"http://127.0.0.1:{port}/api/chat", json={"user": user, "text": text},
+                                 headers={"Authorization": f"Bearer {API_KEY}"}) as r:
                 assert r.status == 200, await r.text()
                 return await r.json()
 
