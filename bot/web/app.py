@@ -173,5 +173,5 @@ def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Ap
     app.router.add_get("/api/chat/updates", chat_updates)
     app.router.add_static("/static/", STATIC)
     register_dossier_events(app, getattr(assistant, "dossiers", None))
-    attach_desk(app, assistant)
+    attach_desk(app, assistant, settings)
     return app
