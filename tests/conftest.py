@@ -70,6 +70,16 @@ def new_database(db_backend: str, tmp_path_factory: pytest.TempPathFactory, requ
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on the run's throwaway PostgreSQL server, for tests that are about PostgreSQL itself
+    (skipped when the run is SQLite only: --db sqlite or TEST_DB=sqlite)."""
+    if request.config.getoption("--db") == "sqlite":
+        pytest.skip("PostgreSQL-only test; this run is --db sqlite")
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"{request.node.originalname[:40]}_{next(_databases)}")
+
+
+@pytest.fixture
 def database_url(new_database: Callable[[str], str], request: pytest.FixtureRequest) -> str:
     """A fresh empty database for one test."""
     return new_database(request.node.originalname[:40])

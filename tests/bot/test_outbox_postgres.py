@@ -1,11 +1,10 @@
 """The outbox with several workers on PostgreSQL: rows claimed with FOR UPDATE SKIP LOCKED by four
 dispatchers at once, each message sent exactly once; and pushed events applied once under concurrency.
-Set TEST_POSTGRES_URL to an empty database's URL, e.g. postgresql+psycopg2://postgres@/test?host=/tmp/pg&port=5432."""
+On the run's throwaway PostgreSQL server (tests/conftest.py `postgres_url`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -23,17 +22,14 @@ from bot.storage.models import OutboxMessage
 from flows.replies import Reply
 from flows.services import DossierRecord
 
-URL = os.environ.get("TEST_POSTGRES_URL", "")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL is not set")
-
 
 @pytest.fixture
-def store() -> Store:
-    engine = make_engine(URL)
+def store(postgres_url: str) -> Store:
+    engine = make_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
-    store = Store.open(URL)
+    store = Store.open(postgres_url)
     yield store
     store.engine.dispose()
 

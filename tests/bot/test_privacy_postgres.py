@@ -1,10 +1,8 @@
-"""The encrypted types, migration 0003, purge and export on PostgreSQL (set TEST_POSTGRES_URL to an
-empty database's URL, e.g. postgresql+psycopg2://postgres@/test?host=/tmp/pg&port=5432)."""
+"""The encrypted types, migration 0003, purge and export on PostgreSQL (the run's throwaway server)."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 
 import pytest
@@ -17,24 +15,22 @@ from bot.storage.export import export_person
 from bot.storage.retention import purge
 from tests.bot.test_privacy_migration import PHONE, STATE, _alembic
 
-URL = os.environ.get("TEST_POSTGRES_URL", "")
-pytestmark = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL is not set")
-
 
 @pytest.fixture
-def empty_postgres():
-    engine = make_engine(URL)
+def empty_postgres(postgres_url):
+    engine = make_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    yield engine
+    yield engine, postgres_url
     engine.dispose()
 
 
 def test_plain_rows_encrypted_read_purged_exported_and_decrypted_on_downgrade(empty_postgres):
+    engine, url = empty_postgres
     key = Keyring.from_text(new_key())
-    _alembic(URL, key, "upgrade", "0002")
+    _alembic(url, key, "upgrade", "0002")
     then = datetime(2025, 1, 1)
-    with empty_postgres.begin() as c:
+    with engine.begin() as c:
         c.execute(text("INSERT INTO users (id, channel, external_id, created_at, last_seen_at) "
                        "VALUES (1, 'zalo', 'u1', :n, :n)"), {"n": then})
         c.execute(text("INSERT INTO conversations (id, user_id, started_at, updated_at, flow_state) "
@@ -48,7 +44,7 @@ def test_plain_rows_encrypted_read_purged_exported_and_decrypted_on_downgrade(em
         c.execute(text("INSERT INTO channel_events (channel, event_id, payload, status, attempts, received_at) "
                        "VALUES ('zalo', 'm1', :p, 'done', 0, :n)"), {"n": then, "p": json.dumps({"a": 1})})
 
-    store = Store.open(URL, key)
+    store = Store.open(url, key)
     with store.session() as session, session.begin():
         assert session.get(Conversation, 1).flow_state == STATE
         assert session.query(Ticket).one().summary == f"gọi {PHONE}"
@@ -56,19 +52,19 @@ def test_plain_rows_encrypted_read_purged_exported_and_decrypted_on_downgrade(em
         assert session.query(ChannelEvent).one().payload == {"a": 1}
         assert session.query(Message).one().text == "sđt [sđt 09***78]"
         session.add(Feedback(user_id=1, kind="rating", rating="satisfied", text="ok", created_at=then))
-    with empty_postgres.connect() as c:
+    with engine.connect() as c:
         raw = str(c.execute(text("SELECT flow_state FROM conversations")).all())
         raw += str(c.execute(text("SELECT summary FROM tickets")).all())
     assert PHONE not in raw and "dossier_status" not in raw
     assert export_person(store, "zalo", "u1")["tickets"][0]["summary"] == f"gọi {PHONE}"
     with pytest.raises(DataKeyError):
-        Store.open(URL, Keyring.from_text(new_key()))
+        Store.open(url, Keyring.from_text(new_key()))
 
     report = purge(store, 30, datetime(2026, 1, 1))
     assert report.deleted["conversations"] == 1 and report.deleted["feedback"] == 1
     store.engine.dispose()
 
-    _alembic(URL, key, "downgrade", "0002")
-    with empty_postgres.connect() as c:
+    _alembic(url, key, "downgrade", "0002")
+    with engine.connect() as c:
         assert c.execute(text("SELECT summary FROM tickets")).all() == [(f"gọi {PHONE}",)]
         assert c.execute(text("SELECT value FROM channel_state")).all() == [("RT",)]
