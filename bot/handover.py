@@ -193,7 +193,7 @@ class Handover:
             ticket, user = self._ticket(session, ticket_id)
             if ticket.status == CLOSED:
                 raise HandoverError("closed")
-            if ticket.status == TAKEN and ticket.assignee_id != me.id and me.role != "admin":
+            if _held_by_other(ticket, me):
                 raise HandoverError("taken_by_other")
             ticket.status, ticket.assignee_id, ticket.taken_at = TAKEN, me.id, ticket.taken_at or now
             self._send(session, user, ticket, self.responses.render("desk_taken", name=me.name), f"taken:{now.isoformat()}")
@@ -210,14 +210,12 @@ class Handover:
         now = self.clock()
         with self.store.session() as session, session.begin():
             ticket, user = self._ticket(session, ticket_id)
-            if ticket.status != TAKEN or (ticket.assignee_id != me.id and me.role != "admin"):
+            if ticket.status != TAKEN or _held_by_other(ticket, me):
                 raise HandoverError("not_yours")
             conversation = self.store.conversation_for(session, user.channel, user.external_id, now)
-            self.store.add_message(session, conversation, "out", text, STAFF_REPLY, None, now)
-            session.flush()
-            count = session.execute(select(func.count()).select_from(Message).where(
-                Message.conversation_id == conversation.id)).scalar()
-            self._send(session, user, ticket, [Reply(text=text)], f"answer:{conversation.id}:{count}")
+            message = self.store.add_message(session, conversation, "out", text, STAFF_REPLY, None, now)
+            session.flush()  # the message's id makes the outbox's key: each answer is sent once
+            self._send(session, user, ticket, [Reply(text=text)], f"answer:{conversation.id}:{message.id}")
             ticket.first_answer_at = ticket.first_answer_at or now
             ticket.last_answer_at = now
             audit(session, me, "answer", f"{reference(TICKET_PREFIX, ticket.id)} ({len(text)} chars)", now=now)
@@ -230,7 +228,7 @@ class Handover:
             ticket, user = self._ticket(session, ticket_id)
             if ticket.status == CLOSED:
                 raise HandoverError("closed")
-            if ticket.status == TAKEN and ticket.assignee_id != me.id and me.role != "admin":
+            if _held_by_other(ticket, me):
                 raise HandoverError("not_yours")
             was_taken = ticket.status == TAKEN
             ticket.status, ticket.closed_at = CLOSED, now
@@ -278,3 +276,7 @@ class Handover:
         if self.on_enqueue is not None:
             self.on_enqueue()
 
+
+def _held_by_other(ticket: Ticket, me: DeskUser) -> bool:
+    """A colleague has taken this ticket (an admin may act on any)."""
+    return ticket.status == TAKEN and ticket.assignee_id != me.id and me.role != "admin"

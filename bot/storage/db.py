@@ -443,11 +443,13 @@ class Store:
         session: Session, conversation: Conversation, direction: str, text: str,
         intent: str | None = None, confidence: float | None = None, now: datetime | None = None,
         procedure_code: str | None = None,
-    ) -> None:
-        session.add(Message(
+    ) -> Message:
+        message = Message(
             conversation_id=conversation.id, direction=direction, text=text,
             intent=intent, confidence=confidence, created_at=now or utcnow(), procedure_code=procedure_code,
-        ))
+        )
+        session.add(message)
+        return message
 
     def forget(self, channel: str, external_id: str) -> int:
         """Deletes a user with their conversations, messages, tickets and feedback; returns rows removed."""
