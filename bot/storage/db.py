@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -187,18 +184,10 @@ class ConversationLock:
         self.connection: Connection | None = None
         self.user_id: int | None = None
         self.seen_at: datetime | None = None
-        self._slots: asyncio.Semaphore | None = None
 
     def acquire(self) -> None:
-        """Waits for the person's lock (blocking: off the event loop, see __aenter__)."""
-        if self.connection is not None:  # try_acquire() began the transaction; the lock was taken
-            self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
-            return
+        """Waits for the person's lock (blocking: the turn's worker thread runs it, never the event loop)."""
         self._begin("SELECT pg_advisory_xact_lock(%(key)s)")
-
-    def try_acquire(self) -> bool:
-        """Takes the lock if it is free, without waiting (the transaction stays open either way)."""
-        return bool(self._begin("SELECT pg_try_advisory_xact_lock(%(key)s)"))
 
     def _begin(self, lock: str) -> Any:
         """Checks a connection out, begins the turn's transaction and runs `lock` in the same round trip."""
@@ -329,37 +318,6 @@ class ConversationLock:
     def __exit__(self, kind: object, *exc: object) -> None:
         self.release(failed=kind is not None)
 
-    async def __aenter__(self) -> ConversationLock:
-        """Asks for the lock in a thread of the store's own, so the loop serves others meanwhile and this
-        message takes its place in PostgreSQL's queue in the order it arrived. A turn holds a connection
-        from its lock to its commit, so at most DB_POOL_SIZE turns of this worker hold one; the others wait
-        here, in order, without a connection (waiting in the pool would fail after DB_POOL_TIMEOUT)."""
-        if not self.store.locking:
-            self.acquire()
-            return self
-        slots = self.store.turn_slots()
-        await slots.acquire()
-        try:
-            # Mostly nobody else is mid-turn for this person: one round trip on the loop. Otherwise the
-            # wait happens in a thread (a thread per turn would cost GIL hand-overs on every turn).
-            if not self.try_acquire():
-                await asyncio.get_running_loop().run_in_executor(self.store.lock_waiters, self.acquire)
-        except BaseException:
-            try:
-                self.release(failed=True)  # e.g. DB_LOCK_TIMEOUT_MS passed: the transaction ends, the connection returns
-            finally:
-                slots.release()
-            raise
-        self._slots = slots
-        return self
-
-    async def __aexit__(self, kind: object, *exc: object) -> None:
-        try:
-            self.release(failed=kind is not None)
-        finally:
-            if self._slots is not None:
-                self._slots.release()
-                self._slots = None
 
 
 class Store:
@@ -370,11 +328,6 @@ class Store:
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         # Only PostgreSQL serves several workers; on SQLite the process's own lock is the only one needed.
         self.locking = engine.dialect.name == "postgresql"
-        # Threads that wait for turn locks, each on a pooled connection: at most the pool's steady size,
-        # leaving the overflow for the turns' own reads and writes.
-        self._turn_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
-        self.lock_waiters = ThreadPoolExecutor(max_workers=max(1, engine.pool.size()), thread_name_prefix="turn-lock") \
-            if self.locking else None
 
     @classmethod
     def open(cls, database: str | DatabaseOptions, keyring: Keyring | None = None) -> Store:
@@ -396,16 +349,8 @@ class Store:
             raise DataKeyError(f"{_safe_url(engine)}: {e}") from None
         return cls(engine)
 
-    def turn_slots(self) -> asyncio.Semaphore:
-        """How many turns of this worker may hold a connection at once (one semaphore per event loop)."""
-        loop = asyncio.get_running_loop()
-        slots = self._turn_slots.get(loop)
-        if slots is None:
-            slots = self._turn_slots[loop] = asyncio.Semaphore(max(1, self.engine.pool.size()))
-        return slots
-
     def conversation_lock(self, channel: str, external_id: str) -> ConversationLock:
-        """`with` (blocking, in a worker thread) or `async with` (on the loop): one turn of this person at a time."""
+        """`with`, in the turn's worker thread: one turn of this person at a time."""
         return ConversationLock(self, channel, external_id)
 
     def session(self) -> Session:
