@@ -169,10 +169,9 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
     from datetime import timedelta
 
-    from bot.storage import Store
     from bot.users import AccountError, Accounts
 
-    accounts = Accounts(Store.open(settings.database_url_resolved), settings.desk_lockout_attempts,
+    accounts = Accounts(_store(settings), settings.desk_lockout_attempts,
                         timedelta(minutes=settings.desk_lockout_minutes))
     try:
         if args.users_command == "add":

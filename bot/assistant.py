@@ -17,13 +17,13 @@ import re
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from bot.outbox import take_for_visit
+from bot.outbox import replies_from_json, replies_to_json, take_for_visit
 from bot.storage import Store
 from bot.storage.db import ConversationLock
 from bot.storage.models import utcnow
 from bot.turns import TurnPool, TurnTicket, UserTurns
 from flows.engine import EngineResult, FlowEngine
-from flows.replies import Button, ChecklistItem, Link, Reply, Turn
+from flows.replies import Reply, Turn
 from flows.services import Desk, Services
 from knowledge import fold_words
 from nlu.result import ParseResult, parse_payload
@@ -154,7 +154,7 @@ class Assistant:
         # Typing (or a channel echoing) the title of a button just offered is pressing it.
         payload = (state.get(OFFERED) or {}).get(fold_words(text))
         parse = self.understand(payload or text)
-        earlier = [_reply_from_dict(r) for r in state.pop(LATE_REPLIES, None) or []]
+        earlier = replies_from_json(state.pop(LATE_REPLIES, None) or [])
         services = Services(
             knowledge=self.knowledge, desk=self.desk, dossiers=self.dossiers, user_key=user_key, contact=self.contact
         )
@@ -179,7 +179,7 @@ class Assistant:
             offered.update({fold_words(b.title): b.payload for r in told for b in r.buttons})
         new_state: dict[str, Any] = {**result.state, OFFERED: offered}
         if late:
-            new_state[LATE_REPLIES] = [r.to_dict() for r in (*notices, *earlier, *result.replies)]
+            new_state[LATE_REPLIES] = replies_to_json((*notices, *earlier, *result.replies))
             replies = []
         elif earlier:
             replies = [*notices, *self.engine.responses.render("late_replies_intro"), *earlier, *result.replies]
@@ -208,16 +208,6 @@ class Assistant:
             completed=list(result.completed),
             slots=dict(result.state.get("slots", {})),
         )
-
-
-def _reply_from_dict(raw: dict[str, Any]) -> Reply:
-    """A reply saved with `Reply.to_dict` (kept in the flow state while it waits to be shown)."""
-    return Reply(
-        text=str(raw.get("text", "")),
-        buttons=tuple(Button(b["title"], b["payload"]) for b in raw.get("buttons", ())),
-        links=tuple(Link(lk["title"], lk["url"]) for lk in raw.get("links", ())),
-        checklist=tuple(ChecklistItem(c["text"], bool(c.get("done"))) for c in raw.get("checklist", ())),
-    )
 
 
 __all__ = ["Assistant", "Reply", "Turn"]

@@ -16,6 +16,7 @@ from typing import Callable
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.assistant import OFFERED
 from bot.desk import TICKET_PREFIX, parse_reference, reference
 from bot.outbox import enqueue
 from bot.privacy import mask
@@ -34,8 +35,6 @@ STAFF_REPLY = "desk_reply"  # Message.intent of what staff wrote (direction "out
 HELD = "desk_held"  # Message.intent of what the person wrote while a person had the conversation
 MAX_ANSWER = 2000
 CONVERSATION_SHOWN = 60
-# Where the Assistant keeps the buttons it offered (bot.assistant.OFFERED): typed titles press them.
-OFFERED = "offered"
 
 
 class HandoverError(ValueError):

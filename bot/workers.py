@@ -42,8 +42,9 @@ def check_workers(settings: Settings) -> None:
 def run_workers(settings: Settings) -> int:
     """Migrates once, starts the workers, stops them all on SIGTERM/SIGINT or when one of them dies."""
     from bot.storage import Store
+    from bot.storage.crypto import keyring_from_settings
 
-    store = Store.open(settings.database)  # one migration, before any worker opens the database
+    store = Store.open(settings.database, keyring_from_settings(settings))  # one migration, before any worker opens the database
     store.engine.dispose()
     workers = [
         subprocess.Popen([sys.executable, "-m", "bot", "serve"], env={**os.environ, WORKER_ENV: str(number)})  # nosec B603

@@ -23,6 +23,11 @@ ASPECTS_FILE = NLU_DIR / "aspects.yml"
 ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who", "online", "postal")
 # The act every question about a procedure is, whatever part it asks about.
 QUESTION_INTENT = "ask_procedure"
+# The aspect an `ask_*` intent implies, when the NLU gives no aspects of its own (models before issue 11).
+ASPECT_OF_INTENT = {
+    "ask_documents": "documents", "ask_fee": "fee", "ask_processing_time": "time", "ask_where": "where",
+    "ask_conditions": "conditions", "ask_result": "result", "ask_legal_basis": "legal", "ask_postal": "postal",
+}
 
 
 def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:

@@ -20,20 +20,16 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from knowledge import fold, link_decision
+from nlu.acts import ASPECT_OF_INTENT
+from nlu.evaluate import CONFIDENCE_THRESHOLD, _share
 
 REAL_HELDOUT = Path(__file__).resolve().parent.parent / "bench" / "data" / "nlu_heldout_real.yml"
-CONFIDENCE_THRESHOLD = 0.5
 # The act each intent of the model is; an intent not listed is its own act.
 ACT_OF_INTENT = {
     "ask_procedure": "ask", "ask_documents": "ask", "ask_fee": "ask", "ask_processing_time": "ask",
     "ask_where": "ask", "ask_conditions": "ask", "ask_result": "ask", "ask_legal_basis": "ask", "ask_postal": "ask",
     "ask_howto_online": "submit_online", "feedback": "complain", "rate_service": "rate",
     "delete_my_data": "delete_data", "xoadulieu": "delete_data", "help": "greet", "help_procedures": "ask",
-}
-# A model without aspects (before issue 11) implies one by its intent, as the flows fall back to.
-ASPECT_OF_INTENT = {
-    "ask_documents": "documents", "ask_fee": "fee", "ask_processing_time": "time", "ask_where": "where",
-    "ask_conditions": "conditions", "ask_result": "result", "ask_legal_basis": "legal", "ask_postal": "postal",
 }
 # Flows that do something for the person: only their own request may start them.
 ACTING_FLOWS = {"complain", "request_human", "submit_online"}
@@ -156,19 +152,16 @@ class _Tally:
     out_of_scope_answered: int = 0
 
     def figures(self) -> dict[str, Any]:
-        def share(part: int, whole: int) -> Optional[float]:
-            return round(part / whole, 4) if whole else None
-
         return {
             "n": self.n,
-            "act_accuracy": share(self.act, self.n),
-            "aspects": {"n": self.asked, "exact": share(self.aspects_exact, self.asked),
-                        "first_right": share(self.aspects_first, self.asked)},
-            "procedure": {"n": self.linked, "top1": share(self.procedure, self.linked)},
+            "act_accuracy": _share(self.act, self.n),
+            "aspects": {"n": self.asked, "exact": _share(self.aspects_exact, self.asked),
+                        "first_right": _share(self.aspects_first, self.asked)},
+            "procedure": {"n": self.linked, "top1": _share(self.procedure, self.linked)},
             "questions_starting_flows": {"n": self.questions, "count": self.questions_acting},
             "out_of_scope_answered_with_procedure": {
                 "n": self.out_of_scope, "count": self.out_of_scope_answered,
-                "share": share(self.out_of_scope_answered, self.out_of_scope),
+                "share": _share(self.out_of_scope_answered, self.out_of_scope),
             },
         }
 

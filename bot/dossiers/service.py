@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select, update
 
+from bot.desk import split_user_key
 from bot.privacy import mask
 from bot.storage import Store
 from bot.storage.models import DossierSubscription, LookupAttempt, NoticeContact, utcnow
@@ -150,14 +151,9 @@ class DossierService:
 
     # -- subscriptions
 
-    @staticmethod
-    def _split(user_key: str) -> tuple[str, str]:
-        channel, _, user_id = user_key.partition(":")
-        return channel, user_id
-
     def subscribe(self, user_key: str, code: str, status: str) -> bool:
         """Subscribes the person on their channel; False when they already were."""
-        channel, user_id = self._split(user_key)
+        channel, user_id = split_user_key(user_key)
         now = self.clock()
         with self.store.session() as session, session.begin():
             row = session.execute(select(DossierSubscription).where(
@@ -175,7 +171,7 @@ class DossierService:
 
     def unsubscribe(self, user_key: str, code: str | None = None) -> int:
         """Cancels the person's subscription to `code`, or all of theirs; answers how many."""
-        channel, user_id = self._split(user_key)
+        channel, user_id = split_user_key(user_key)
         conditions = [DossierSubscription.channel == channel, DossierSubscription.user_id == user_id,
                       DossierSubscription.cancelled_at.is_(None)]
         if code:
@@ -187,7 +183,7 @@ class DossierService:
     # -- phone and consent for template messages (Zalo ZNS)
 
     def needs_phone(self, user_key: str) -> bool:
-        channel, user_id = self._split(user_key)
+        channel, user_id = split_user_key(user_key)
         if channel not in self.phone_channels:
             return False
         with self.store.session() as session:
@@ -197,7 +193,7 @@ class DossierService:
 
     def save_phone(self, user_key: str, phone: str) -> None:
         """Stores the phone (84…, encrypted when a key is set) with the person's consent, now."""
-        channel, user_id = self._split(user_key)
+        channel, user_id = split_user_key(user_key)
         stored = self.phone_cipher.encrypt(phone) if self.phone_cipher is not None else phone
         now = self.clock()
         with self.store.session() as session, session.begin():

@@ -32,6 +32,7 @@ from aiohttp import web
 from bot.assistant import Assistant
 from bot.desk_web import attach as attach_desk
 from bot.desk_web.delivery import take_web_updates
+from bot.outbox import replies_to_json
 from bot.settings import Settings
 from bot.web.dossier_events import register_dossier_events
 from bot.web.payload import MAX_BODY, PayloadError, bad_request, clean_text, message, read_json, user_id_problem
@@ -125,9 +126,9 @@ async def chat_updates(request: web.Request) -> web.Response:
     """What a person at the desk wrote to this browser's session since the page last asked, each once."""
     user = request.app[SESSIONS].user_of(request.cookies.get(COOKIE))
     if user is None:  # no session, nothing queued for it: never another visitor's messages
-        return web.json_response({"replies": []})
+        return _json({"replies": []})
     replies = await asyncio.to_thread(take_web_updates, request.app[ASSISTANT].store, user)
-    return web.json_response({"replies": [r.to_dict() for r in replies]}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return _json({"replies": replies_to_json(replies)})
 
 
 async def new_session(request: web.Request) -> web.Response:

@@ -17,21 +17,10 @@ from flows.engine import ActionContext
 from flows.replies import Button, Link, Reply
 from flows.responses import intent_payload
 from knowledge import distinct_names, link_decision, normal_code, shorten
+from nlu.acts import ASPECT_OF_INTENT, ASPECTS
+from nlu.acts import QUESTION_INTENT as ASK_INTENT
 from nlu.result import ProcedureMatch
 
-ASPECTS = ("documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who", "online", "postal")
-# The aspect an `ask_*` intent implies, when the NLU gives no aspects of its own.
-ASPECT_OF_INTENT = {
-    "ask_documents": "documents",
-    "ask_fee": "fee",
-    "ask_processing_time": "time",
-    "ask_where": "where",
-    "ask_conditions": "conditions",
-    "ask_result": "result",
-    "ask_legal_basis": "legal",
-    "ask_postal": "postal",
-}
-ASK_INTENT = "ask_procedure"
 # A runner-up `ask_*` intent at least this confident is a second question in the same message.
 SECOND_QUESTION = 0.1
 # Whether the linked procedures name one (confident), offer a choice (ambiguous) or none (weak)

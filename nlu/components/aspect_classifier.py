@@ -217,14 +217,15 @@ class AspectClassifier(GraphComponent):
             # asks what a rule says, not which text says it (aspects.yml, anchored_only)
             rule = not aspects
             follow_up = self._words.is_follow_up(canonical)
-            if follow_up and len(canonical.split()) <= self.config["follow_up_words"] and not self._matcher.find(asking):
+            named = bool(self._matcher.find(asking))
+            if follow_up and len(canonical.split()) <= self.config["follow_up_words"] and not named:
                 # "còn trên 14 tuổi thì sao" names no part: it asks the part asked before, which
                 # the conversation knows (the flows keep it when the intent implies none)
                 aspects, rule = [], False
             message.set(ASPECTS_KEY, aspects, add_to_output=True)
             message.set(RULE_QUESTION, rule, add_to_output=True)
             # whether the words name a part (an anchor), or the aspects are the classifier's guess
-            message.set(PART_NAMED, bool(self._matcher.find(asking)), add_to_output=True)
+            message.set(PART_NAMED, named, add_to_output=True)
             if (message.get(INTENT) or {}).get("name") == self.config["question_intent"] and follow_up:
                 entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
                 message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
