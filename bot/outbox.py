@@ -152,15 +152,24 @@ class Dispatcher:
         self.interval = interval
         self.senders: dict[str, Sender] = {}
         self._wake: asyncio.Event | None = None  # made by run(), in the loop it runs in
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def register(self, channel: str, sender: Sender) -> None:
         """The sender for one channel; rows of a channel without one are held for the next visit."""
         self.senders[channel] = sender
 
     def wake(self) -> None:
-        """Something was enqueued: dispatch now rather than at the next interval."""
-        if self._wake is not None:
+        """Something was enqueued: dispatch now rather than at the next interval (from any thread)."""
+        if self._wake is None or self._loop is None:
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._loop:
             self._wake.set()
+        else:  # a worker thread (a turn, a desk action): asyncio's objects belong to their loop
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before try `attempts + 1`: exponential, capped, with jitter so workers spread out."""
@@ -258,6 +267,7 @@ class Dispatcher:
     async def run(self) -> None:
         """Dispatches until cancelled: at once when woken, else every `interval` seconds."""
         self._wake = wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         while True:
             try:
                 while await self.dispatch_once():

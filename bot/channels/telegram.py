@@ -551,32 +551,34 @@ class TelegramChannel:
         For a stored update the turn is claimed (run once, by one worker) and its messages are
         recorded before the first is sent, so a crash at any point is made good at the next start.
         """
-        self.mark_reachable(chat_id)
+        # The database in a thread, as Zalo's worker does: a locked database never holds the event loop.
+        await asyncio.to_thread(self.mark_reachable, chat_id)
         log.debug("telegram chat=%s says: %s", chat_id, mask(text))
         row = self.queue.rows.get(update.update_id) if update is not None else None
-        claim = self.inbox.claim(row, utcnow()) if row is not None else None
+        claim = await asyncio.to_thread(self.inbox.claim, row, utcnow()) if row is not None else None
         if row is not None and claim is None:
             return True  # handled already (a restart re-queued it), or another worker has it
         turn = await self.assistant.handle(CHANNEL, str(chat_id), text)
         if claim is None:
             return await self.send_turn(chat_id, turn)
         messages = [m for reply in turn.replies for m in render_reply(reply, self.payloads, self.responses)]
-        self.inbox.record_parts(claim, [part_of(m.text, m.keyboard) for m in messages])
+        await asyncio.to_thread(self.inbox.record_parts, claim, [part_of(m.text, m.keyboard) for m in messages])
         return await self.send_parts(claim.row_id, chat_id)
 
     async def send_parts(self, row_id: int, chat_id: int) -> bool:
         """Sends a stored update's recorded messages not yet sent, in order, each marked as it goes."""
-        for part in self.inbox.unsent_parts(row_id):
+        for part in await asyncio.to_thread(self.inbox.unsent_parts, row_id):
             if part.resent:  # Telegram cannot be asked whether it arrived: sent again rather than lost
                 log.warning("telegram chat=%s: a message in flight when the process stopped is sent again", chat_id)
-            self.inbox.sending(part, utcnow())
+            await asyncio.to_thread(self.inbox.sending, part, utcnow())
             message = Outgoing(str(part.message.get("text", "")), keyboard_of(part.message, self.application.bot))
             if not await self._send(chat_id, message):
-                self.inbox.fail_parts(row_id, "not delivered (see the log)")
-                self.inbox.finish(row_id, "failed", "a message was not delivered (see the log)", utcnow())
+                await asyncio.to_thread(self.inbox.fail_parts, row_id, "not delivered (see the log)")
+                await asyncio.to_thread(self.inbox.finish, row_id, "failed", "a message was not delivered (see the log)",
+                                        utcnow())
                 return False
-            self.inbox.sent(part, "", utcnow())
-        self.inbox.finish(row_id, "done", None, utcnow())
+            await asyncio.to_thread(self.inbox.sent, part, "", utcnow())
+        await asyncio.to_thread(self.inbox.finish, row_id, "done", None, utcnow())
         return True
 
     def _settle(self, update: object) -> None:

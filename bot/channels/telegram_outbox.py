@@ -38,7 +38,7 @@ class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
 
     async def put(self, item: Any) -> None:
         if isinstance(item, Update):
-            row = self.inbox.record(sender_of(item), str(item.update_id), item.to_dict(), utcnow())
+            row = await asyncio.to_thread(self.inbox.record, sender_of(item), str(item.update_id), item.to_dict(), utcnow())
             if row is None:
                 log.info("telegram update %s was stored before (Telegram sent it again); handled once",
                          item.update_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
@@ -38,7 +40,8 @@ async def sign_in(request: web.Request) -> web.Response:
     """Checks the password; a new session (new cookie) on success, a lockout after repeated failures."""
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    user, outcome = accounts(request).authenticate(username[:64], password[:200])
+    # argon2 costs tens of milliseconds by design: in a thread, so a burst of sign-ins never holds the chat.
+    user, outcome = await asyncio.to_thread(accounts(request).authenticate, username[:64], password[:200])
     if user is None:
         return await page(request, "sign_in.html", status=401 if outcome == "bad" else 429,
                           error=outcome, username=username[:64], next=_next(str(form.get("next", ""))))
@@ -72,7 +75,7 @@ async def accept_invite(request: web.Request) -> web.Response:
     if password != again:
         return await page(request, "invite.html", status=400, token=token, error="mismatch")
     try:
-        accounts(request).accept_invite(token, password)
+        await asyncio.to_thread(accounts(request).accept_invite, token, password)
     except AccountError as e:
         return await page(request, "invite.html", status=400, token=token,
                           error="invalid" if str(e) == "invite" else "short")
