@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import segno
@@ -12,6 +13,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
+from bot.desk_hours import VIETNAM
 from bot.desk_web.keys import assistant, audit_action, handover, settings
 from bot.desk_web.render import note, page, redirect
 from bot.desk_web.security import allow, me
@@ -19,7 +21,9 @@ from bot.handover import HandoverError
 from bot.privacy import mask
 from bot.storage.models import AssistedSubmission
 from bot.users import ROLES
+from flows.actions.answers.sections import fee_value
 from flows.replies import ChecklistItem, Reply
+from knowledge import fee_on
 from nlu.dossier_code import find_dossier_codes
 
 routes = web.RouteTableDef()
@@ -61,16 +65,6 @@ async def lookup(request: web.Request) -> web.Response:
     return await page(request, "lookup.html", nav="lookup", query=query, hits=hits, replies=replies)
 
 
-def _fee_line(responses: Any, fee: Any) -> str:
-    if fee.kind == "free":
-        value = responses.text("fee_free")
-    elif fee.kind == "amount":
-        value = "; ".join(m.text for m in fee.amounts) or fee.label
-    else:
-        value = fee.label or responses.text("fee_unknown")
-    return f"{value} ({fee.text[:200]})" if fee.text else value
-
-
 def chat_url(request: web.Request, code: str) -> str:
     """The web chat opened on this procedure (chat.js reads ?q=)."""
     base = settings(request).desk_public_url or f"{request.scheme}://{request.host}"
@@ -91,7 +85,10 @@ async def checklist(request: web.Request) -> web.Response:
         quantity = ", ".join(responses.text(f"quantity_{q.kind}", count=q.count) for q in d.quantity)
         # "Trường hợp ..." rows apply to some people only: listed apart, so the common case reads first.
         (special if name.lower().startswith(SPECIAL_CASE) else documents).append((name, quantity))
-    fees = [ChecklistFee(responses.text(f"channel_{c.kind}"), _fee_line(responses, c.fee)) for c in procedure.channels]
+    # The fee in force today, said as the chat says it (expired amounts never shown as current).
+    today = (datetime.now(timezone.utc) + VIETNAM).date()
+    fees = [ChecklistFee(responses.text(f"channel_{c.kind}"), fee_value(responses.text, fee_on(c.fee, today, c.kind)))
+            for c in procedure.channels]
     url = chat_url(request, procedure.code)
     qr = segno.make(url, error="m")
     # bandit B704: the SVG is segno's drawing of our own chat URL, no user markup.

@@ -67,7 +67,8 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
 # -- fee ---------------------------------------------------------------------------
 
 
-def _fee_value(text: Text, fee: FeeToday) -> str:
+def fee_value(text: Text, fee: FeeToday) -> str:
+    """One channel's fee on the day, as said to a person (also the desk's printed checklist)."""
     amounts = ", ".join(format_amount(a) for a in fee.amounts)
     if fee.kind == "expired":
         return text("fee_expired", amounts=amounts, date=_date(fee.expired_on)) if fee.expired_on else text("fee_unknown")
@@ -105,7 +106,7 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
     if part == "all":
         lines = []
         for channel, f in today_fees:
-            lines.append(text("channel_line", channel=text(f"channel_{channel.kind}"), value=_fee_value(text, f)))
+            lines.append(text("channel_line", channel=text(f"channel_{channel.kind}"), value=fee_value(text, f)))
             lines += [text("note_line", text=s.lstrip("-+• ")) for s in f.sentences]
         return lines, {}
     # Dated clauses in force are already in the amounts; a short note that says what the amount is
@@ -114,7 +115,7 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
     said = {fold(text("fee_free")), fold(text("fee_free_stated"))}
     pairs, notes = [], []
     for channel, today_fee in today_fees:
-        value = _fee_value(text, today_fee)
+        value = fee_value(text, today_fee)
         amounts = {format_amount(a).split(" ")[0] for a in today_fee.amounts + today_fee.then}
         own = [s.lstrip("-+• ") for s in today_fee.sentences if s not in dated and fold(s).strip(" .") not in said
                and not (len(s) <= SHORT_NOTE // 2 and any(a in s for a in amounts))]  # "200.000đ/ hộ chiếu."
