@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -140,10 +142,16 @@ def retained_counts(store: Store, metric: str) -> dict[str, int]:
 
 async def purge_daily(store: Store, retention_days: int, clock: Callable[[], datetime],
                       interval: timedelta = timedelta(days=1)) -> None:
-    """Purges at once, then every `interval`, off the event loop; a failed run is logged and retried."""
+    """Purges at once, then every `interval`, off the event loop; a failed run is logged and retried.
+
+    With several workers one purge a day is enough: the worker that takes the "retention" lease for
+    most of the interval purges, the others find it held and wait for their next turn.
+    """
+    owner = f"purge-{os.getpid()}-{secrets.token_hex(4)}"
     while True:
         try:
-            await asyncio.to_thread(purge, store, retention_days, clock())
+            if await asyncio.to_thread(store.claim_lease, "retention", owner, interval * 0.9, clock()):
+                await asyncio.to_thread(purge, store, retention_days, clock())
         except Exception:  # a bad run must not end the job: the next one may succeed (database back)
             log.exception("retention: purge failed; trying again in %s", interval)
         await asyncio.sleep(interval.total_seconds())
