@@ -1,7 +1,9 @@
 """The held-out evaluation sets are well formed, labelled with real catalog codes, and as varied as promised.
 
 The sets are written by someone who did not see the training data; these checks only guard their shape,
-so that a benchmark never scores against a mistyped label or a code that is not in the catalog.
+so that a benchmark never scores against a mistyped label or a code that is not in the catalog. Every check
+runs on each set: the first sets (now dev sets) and the fresh `*_b.yml` test sets, each written by another
+independent author; a set not yet merged into this branch is skipped, saying which file is missing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,21 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSWERS = ROOT / "bench" / "data" / "answers_first_messages.yml"
-NLU = ROOT / "bench" / "data" / "nlu_heldout_real.yml"
+DATA = ROOT / "bench" / "data"
+ANSWERS_SETS = ("answers_first_messages.yml", "answers_first_messages_b.yml")
+NLU_SETS = ("nlu_heldout_real.yml", "nlu_heldout_real_b.yml")
 CATALOG = ROOT / "knowledge" / "catalog"
+# The fields of the procedures citizens ask about most (civil status, residence, căn cước, passports, criminal
+# record, certification, land, construction, vehicles, driving licences, social and health insurance, household
+# business, allowances); the fresh NLU set promises a third of its questions on procedures of other fields.
+COMMON_FIELDS = {
+    "Hộ tịch", "Chứng thực", "Đăng ký, quản lý cư trú", "Cấp, quản lý căn cước", "Quản lý xuất nhập cảnh",
+    "Lý lịch tư pháp", "Đất đai", "Hoạt động xây dựng",
+    "Đăng ký, quản lý phương tiện giao thông cơ giới, xe máy chuyên dùng", "Sát hạch, cấp giấy phép lái xe",
+    "Thực hiện chính sách BHXH", "Thu BHXH, BHYT, BHTN, BH tai nạn lao động, BNN", "Cấp sổ BHXH, thẻ BHYT",
+    "Chi trả các chế độ BHXH", "Thực hiện chính sách BHYT", "Thành lập và hoạt động doanh nghiệp (hộ kinh doanh)",
+    "Chính sách", "Người có công",
+}
 
 ASPECTS = {"documents", "fee", "time", "where", "conditions", "result", "legal", "steps", "forms", "who",
            "online", "postal"}
@@ -48,25 +62,44 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+def _load_set(name: str) -> list[dict[str, Any]]:
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"{name} is not in this branch yet (written by another author in another branch)")
+    return _load(path)
+
+
 @pytest.fixture(scope="module")
-def catalog_codes() -> set[str]:
-    codes: set[str] = set()
+def catalog_fields() -> dict[str, str]:
+    """Every catalog code with its field (linh vực)."""
+    fields: dict[str, str] = {}
     for file in sorted(CATALOG.glob("*.jsonl")):
         for line in file.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                codes.add(json.loads(line)["code"])
-    assert len(codes) > 1000
-    return codes
+                record = json.loads(line)
+                fields[record["code"]] = record.get("field") or ""
+    assert len(fields) > 1000
+    return fields
 
 
 @pytest.fixture(scope="module")
-def answers() -> list[dict[str, Any]]:
-    return _load(ANSWERS)
+def catalog_codes(catalog_fields: dict[str, str]) -> set[str]:
+    return set(catalog_fields)
+
+
+@pytest.fixture(scope="module", params=ANSWERS_SETS)
+def answers(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    return request.param, _load_set(request.param)
+
+
+@pytest.fixture(scope="module", params=NLU_SETS)
+def nlu(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    return request.param, _load_set(request.param)
 
 
 @pytest.fixture(scope="module")
-def nlu() -> list[dict[str, Any]]:
-    return _load(NLU)
+def nlu_b() -> list[dict[str, Any]]:
+    return _load_set("nlu_heldout_real_b.yml")
 
 
 def _check_common(where: str, item: dict[str, Any], codes: set[str]) -> None:
@@ -85,12 +118,13 @@ def _check_common(where: str, item: dict[str, Any], codes: set[str]) -> None:
     assert len(set(procedures)) == len(procedures), f"{where}: repeated code"
 
 
-def test_answers_items_are_well_formed(answers: list[dict[str, Any]], catalog_codes: set[str]) -> None:
+def test_answers_items_are_well_formed(answers: tuple[str, list[dict[str, Any]]], catalog_codes: set[str]) -> None:
+    name, answers_ = answers
     fields = {"text", "procedures", "aspects", "register", "diacritics", "two_questions"}
-    texts = Counter(item["text"] for item in answers)
-    assert not [t for t, n in texts.items() if n > 1], "duplicate texts"
-    for i, item in enumerate(answers):
-        where = f"{ANSWERS.name} item {i + 1}"
+    texts = Counter(item["text"] for item in answers_)
+    assert not [t for t, n in texts.items() if n > 1], f"{name}: duplicate texts"
+    for i, item in enumerate(answers_):
+        where = f"{name} item {i + 1}"
         assert set(item) == fields, f"{where}: fields {sorted(item)}"
         _check_common(where, item, catalog_codes)
         assert isinstance(item["two_questions"], bool), where
@@ -98,9 +132,11 @@ def test_answers_items_are_well_formed(answers: list[dict[str, Any]], catalog_co
         assert bool(item["procedures"]) == bool(item["aspects"]), f"{where}: procedures and aspects disagree"
 
 
-def test_answers_mix(answers: list[dict[str, Any]]) -> None:
+def test_answers_mix(answers: tuple[str, list[dict[str, Any]]]) -> None:
+    name, answers = answers
     n = len(answers)
-    assert n >= 160
+    # issue #10 asks for at least 150 first messages; the first set promised 160
+    assert n >= (160 if name == ANSWERS_SETS[0] else 150), f"{name}: {n} messages"
     reg = Counter(item["register"] for item in answers)
     aspect = Counter(a for item in answers for a in item["aspects"])
     plain = sum(not item["diacritics"] for item in answers)
@@ -122,12 +158,13 @@ def test_answers_mix(answers: list[dict[str, Any]]) -> None:
     assert 10 <= len(out_of_scope) <= 20
 
 
-def test_nlu_items_are_well_formed(nlu: list[dict[str, Any]], catalog_codes: set[str]) -> None:
+def test_nlu_items_are_well_formed(nlu: tuple[str, list[dict[str, Any]]], catalog_codes: set[str]) -> None:
+    name, nlu_ = nlu
     fields = {"text", "act", "aspects", "procedures", "context", "register", "diacritics", "tags"}
-    texts = Counter(item["text"] for item in nlu)
-    assert not [t for t, n in texts.items() if n > 1], "duplicate texts"
-    for i, item in enumerate(nlu):
-        where = f"{NLU.name} item {i + 1}"
+    texts = Counter(item["text"] for item in nlu_)
+    assert not [t for t, n in texts.items() if n > 1], f"{name}: duplicate texts"
+    for i, item in enumerate(nlu_):
+        where = f"{name} item {i + 1}"
         assert set(item) == fields, f"{where}: fields {sorted(item)}"
         _check_common(where, item, catalog_codes)
         assert item["act"] in ACTS, f"{where}: act {item['act']!r}"
@@ -148,7 +185,8 @@ def test_nlu_items_are_well_formed(nlu: list[dict[str, Any]], catalog_codes: set
             assert DOSSIER_LIKE.search(item["text"]), f"{where}: no dossier code in {item['text']!r}"
 
 
-def test_nlu_mix(nlu: list[dict[str, Any]]) -> None:
+def test_nlu_mix(nlu: tuple[str, list[dict[str, Any]]]) -> None:
+    name, nlu = nlu
     n = len(nlu)
     assert n >= 320
     reg = Counter(item["register"] for item in nlu)
@@ -177,3 +215,30 @@ def test_nlu_mix(nlu: list[dict[str, Any]]) -> None:
     lookalikes = [i for i in nlu if i["act"] == "ask" and re.search(
         r"tôi muốn|toi muon|khiếu nại|khieu nai|nộp online|gặp cán bộ|phản ánh|nói chuyện", i["text"].lower())]
     assert len(lookalikes) >= 15, len(lookalikes)
+
+
+def test_nlu_b_mix_as_promised(nlu_b: list[dict[str, Any]], catalog_fields: dict[str, str]) -> None:
+    """The fresh test set keeps the mix its author was asked for (issue #11): half portal-style, half chat;
+    half without diacritics; follow-ups, two-question messages, rule questions and typed codes by the dozen;
+    every act the assistant knows, not only questions; a third of the questions on less asked procedures."""
+    n = len(nlu_b)
+    assert n >= 330, n
+    reg = Counter(item["register"] for item in nlu_b)
+    tags = Counter(t for item in nlu_b for t in item["tags"])
+    acts = Counter(item["act"] for item in nlu_b)
+    plain = sum(not item["diacritics"] for item in nlu_b)
+    assert 0.40 * n <= plain <= 0.60 * n, f"{plain} of {n} without diacritics"
+    assert 0.40 * n <= reg["formal"] <= 0.60 * n, f"{reg['formal']} of {n} portal-style"
+    assert tags["two_questions"] >= 30 and tags["followup"] >= 30 and tags["rule_question"] >= 30, tags
+    assert acts["out_of_scope"] >= 35, acts
+    for act in ("submit_online", "complain", "request_human", "rate", "greet", "thank", "goodbye", "portal_help",
+                "delete_data"):
+        assert acts[act] >= 2, f"{act}: {acts[act]}"
+    asks = [item for item in nlu_b if item["act"] == "ask"]
+    assert all(item["procedures"] for item in asks), "every question names its acceptable procedures"
+    assert acts["ask"] <= 0.80 * n, "acts are not all questions"
+    other = [i for i in asks if all(catalog_fields[c] not in COMMON_FIELDS for c in i["procedures"])]
+    assert 0.20 * len(asks) <= len(other) <= 0.45 * len(asks), f"{len(other)} of {len(asks)} on other fields"
+    assert len({c for item in other for c in item["procedures"]}) >= 25
+    # "có làm online được không" asks (aspect online); "hướng dẫn tôi nộp online" is submit_online
+    assert sum("online" in i["aspects"] for i in asks) >= 8 and acts["submit_online"] >= 8
