@@ -128,8 +128,10 @@ def test_answers_items_are_well_formed(answers: tuple[str, list[dict[str, Any]]]
         assert set(item) == fields, f"{where}: fields {sorted(item)}"
         _check_common(where, item, catalog_codes)
         assert isinstance(item["two_questions"], bool), where
-        # Out of scope has neither procedure nor aspect; in scope has both.
-        assert bool(item["procedures"]) == bool(item["aspects"]), f"{where}: procedures and aspects disagree"
+        # Out of scope has no aspect; in scope names one, except a bare topic ("khai tử") in the b set.
+        assert item["procedures"] or not item["aspects"], f"{where}: aspects without a procedure"
+        if name == ANSWERS_SETS[0]:
+            assert bool(item["procedures"]) == bool(item["aspects"]), f"{where}: procedures and aspects disagree"
 
 
 def test_answers_mix(answers: tuple[str, list[dict[str, Any]]]) -> None:
@@ -146,14 +148,18 @@ def test_answers_mix(answers: tuple[str, list[dict[str, Any]]]) -> None:
     assert reg["long"] >= 0.15 * n
     assert reg["relay"] >= 0.08 * n
     assert sum(item["two_questions"] for item in answers) >= 20
-    assert aspect["steps"] >= 15 and aspect["forms"] >= 12 and aspect["who"] >= 10
+    if name == ANSWERS_SETS[0]:
+        assert aspect["steps"] >= 15 and aspect["forms"] >= 12 and aspect["who"] >= 10
+    else:  # the b set's brief asked for a mix of registers and every part, not these counts
+        assert all(aspect[a] >= 3 for a in ASPECTS), aspect
     yes_no_end = re.compile(r"(không|khong|ko|k|chưa|chua)\s*[?]?$|được không|dc ko|dc k")
     yes_no = [i for i in answers if "conditions" in i["aspects"] and yes_no_end.search(i["text"].lower())]
     assert len(yes_no) >= 10, f"{len(yes_no)} yes/no condition questions"
-    for name in ("fee", "time", "where", "documents"):
-        assert aspect[name] >= 12, name
-    typed_codes = [i for i in answers if FORM_CODE.search(i["text"])]
-    assert len(typed_codes) >= 5, "form codes typed as people type them"
+    for part in ("fee", "time", "where", "documents"):
+        assert aspect[part] >= 12, part
+    if name == ANSWERS_SETS[0]:  # FORM_CODE lists the codes that set types
+        typed_codes = [i for i in answers if FORM_CODE.search(i["text"])]
+        assert len(typed_codes) >= 5, "form codes typed as people type them"
     out_of_scope = [i for i in answers if not i["procedures"]]
     assert 10 <= len(out_of_scope) <= 20
 
