@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import date, timezone
 from typing import Any
 
@@ -41,6 +42,27 @@ def _call(ctx: ActionContext, name: str, *args: Any, default: Any = None) -> Any
     return method(*args) if method is not None else default
 
 
+# What the provider answered in this turn, per code: one call per turn, however many steps need the record.
+_turn = threading.local()
+
+
+def _lookup(ctx: ActionContext, code: str) -> DossierRecord | None:
+    """The provider's answer for `code`, asked once per turn (a turn is one parse, in one worker thread);
+    ProviderUnavailable is remembered too, so a provider that is down costs its timeout once."""
+    if getattr(_turn, "parse", None) is not ctx.parse:
+        _turn.parse, _turn.answers = ctx.parse, {}
+    answers: dict[str, DossierRecord | ProviderUnavailable | None] = _turn.answers
+    if code not in answers:
+        try:
+            answers[code] = _desk(ctx).lookup(code)
+        except ProviderUnavailable as e:
+            answers[code] = e
+    answer = answers[code]
+    if isinstance(answer, ProviderUnavailable):
+        raise answer
+    return answer
+
+
 def _status_label(ctx: ActionContext, record: DossierRecord) -> str:
     status = shown_status(record, today_in_vietnam())
     if status in DOSSIER_STATUSES or status == "overdue":
@@ -61,7 +83,7 @@ def lookup_dossier(ctx: ActionContext) -> str:
         ctx.say("dossier_status_too_many_lookups", minutes=_call(ctx, "retry_after_minutes", default=60))
         return "refused"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable as e:
         log.warning("dossier lookup: %s", e)
         _call(ctx, "record_lookup", user, code, "unavailable")
@@ -122,7 +144,7 @@ def check_dossier_digits(ctx: ActionContext) -> str:
         ctx.value = "gave_up"  # too many wrong guesses for this code: the status word only
         return "valid"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         ctx.value = "gave_up"
         return "valid"
@@ -155,7 +177,7 @@ def show_dossier_details(ctx: ActionContext) -> str:
         ctx.say("dossier_status_digits_gave_up", lookup_url=url)
         return "done"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable as e:
         log.warning("dossier details: %s", e)
         ctx.say("dossier_status_unavailable")
@@ -178,7 +200,7 @@ def subscribe_dossier(ctx: ActionContext) -> str:
         ctx.say("dossier_status_unavailable")
         return "unavailable"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         record = None
     new = _desk(ctx).subscribe(ctx.services.user_key, code, record.status if record else "")
@@ -220,7 +242,7 @@ def answer_dossier_followup(ctx: ActionContext) -> str:
         ctx.say("dossier_status_followup_no_dossier")
         return "no_dossier"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         ctx.say("dossier_status_unavailable")
         return "unavailable"
