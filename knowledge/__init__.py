@@ -16,7 +16,7 @@ from ._documents import (
     normal_code,
     select_documents,
 )
-from ._fees import Amount, FeeToday, fee_on, format_amount, mentions_other_charges
+from ._fees import Amount, FeeToday, fee_on, fee_value, format_amount, mentions_other_charges
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
 from ._names import display_name, distinct_names, shorten
 from ._search import MENTIONED, link_decision
@@ -25,7 +25,7 @@ from .schema import Guide, Procedure
 
 __all__ = [
     "MENTIONED", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide", "KnowledgeBase", "Procedure",
-    "SearchHit", "clean_name", "display_name", "distinct_names", "document_key", "fee_on", "find_document", "fold",
+    "SearchHit", "clean_name", "display_name", "distinct_names", "document_key", "fee_on", "fee_value", "find_document", "fold",
     "fold_words", "form_codes", "format_amount", "link_decision", "load_knowledge", "mentions_other_charges",
     "normal_code", "select_documents", "shorten",
 ]

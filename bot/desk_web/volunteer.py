@@ -21,9 +21,8 @@ from bot.handover import HandoverError
 from bot.privacy import mask
 from bot.storage.models import AssistedSubmission
 from bot.users import ROLES
-from flows.actions.answers.sections import fee_value
 from flows.replies import ChecklistItem, Reply
-from knowledge import fee_on
+from knowledge import fee_on, fee_value
 from nlu.dossier_code import find_dossier_codes
 
 routes = web.RouteTableDef()
