@@ -14,6 +14,7 @@ from datetime import date, timezone
 from typing import Any
 
 from flows.actions import registry
+from flows.actions.desk import mobile_number
 from flows.actions.dossier_status import SLOT, STILL_OPEN, VIETNAM, today_in_vietnam
 from flows.engine import ActionContext
 from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
@@ -29,7 +30,6 @@ MAX_DIGIT_TRIES = 3
 # The timeline shows the newest changes; the rest is one tap away at the desk or the portal.
 TIMELINE_STEPS = 5
 _FOUR_DIGITS = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(\d{9})(?!\d)")
 
 
 def _desk(ctx: ActionContext) -> Any:
@@ -213,12 +213,11 @@ def subscribe_dossier(ctx: ActionContext) -> str:
 @registry.register("take_notice_phone")
 def take_notice_phone(ctx: ActionContext) -> str:
     """A mobile number given for template messages: stored with consent (84…), the slot keeps it masked."""
-    match = _PHONE.search(re.sub(r"[\s.\-]", "", ctx.parse.text))
-    if not match or ctx.parse.from_button:
+    national = None if ctx.parse.from_button else mobile_number(ctx.parse.text)
+    if national is None:
         return "not_a_phone"
-    phone = "84" + match.group(1)
-    _call(ctx, "save_phone", ctx.services.user_key, phone)
-    masked = f"0{match.group(1)[:2]}*****{match.group(1)[-2:]}"
+    _call(ctx, "save_phone", ctx.services.user_key, "84" + national[1:])
+    masked = f"{national[:3]}*****{national[-2:]}"
     ctx.value = masked
     ctx.say("dossier_status_phone_saved", phone_masked=masked)
     return "valid"
