@@ -99,6 +99,8 @@ _UNANSWERED = "no answer: "
 TOKEN_ERRORS = frozenset({-216, -220})
 RATE_LIMITED = -32
 OUT_OF_WINDOW = frozenset({-230, -232})
+# The delivery receipt of a message we sent (ZNS), see bot/channels/zalo_sender.py.
+RECEIPT_EVENT = "user_received_message"
 
 
 class ZaloError(Exception):
@@ -447,6 +449,7 @@ class ZaloChannel:
         self._queued: set[int] = set()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(CONCURRENT_TURNS)
+        self._receipts: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # webhook -----------------------------------------------------------------------------
@@ -474,6 +477,9 @@ class ZaloChannel:
         if skew > MAX_CLOCK_SKEW_MS:
             return self._refuse(request, 403, f"timestamp {timestamp} is {skew / 1000:.0f} s away from our clock")
         name = str(event.get("event_name", ""))
+        if name == RECEIPT_EVENT:
+            self._receipt(event)
+            return web.json_response({"status": "accepted"})
         if not name.startswith("user_send_"):
             log.debug("zalo: event %s ignored", log_safe(name))
             return web.json_response({"status": "ignored"})
@@ -489,7 +495,7 @@ class ZaloChannel:
                         log_safe(user_id), log_safe(msg_id))
             return bad_request(PayloadError("sender.id" if user_id_problem(user_id) else "message.msg_id", problem))
         try:
-            row_id = self.inbox.record(user_id, msg_id, event, utcnow())
+            row_id = await asyncio.to_thread(self.inbox.record, user_id, msg_id, event, utcnow())
         except SQLAlchemyError as e:  # not stored, so not accepted: Zalo sends it again later
             log.error("zalo: event %s not stored, the database is unavailable (%s); answered 503 so Zalo retries",
                       msg_id, type(e).__name__)
@@ -500,6 +506,14 @@ class ZaloChannel:
         if self.process_events:
             self._dispatch(row_id, user_id)
         return web.json_response({"status": "accepted"})
+
+    def _receipt(self, event: dict[str, Any]) -> None:
+        """A delivery receipt (a ZNS message reached the phone): stored in the background, Zalo has its 200 now."""
+        from bot.channels.zalo_sender import store_receipt
+
+        task = asyncio.create_task(store_receipt(self.store, event), name="zalo-receipt")
+        self._receipts.add(task)  # kept until done
+        task.add_done_callback(self._receipts.discard)
 
     @staticmethod
     def _refuse(request: web.Request, status: int, reason: str) -> web.Response:
@@ -675,6 +689,9 @@ class ZaloChannel:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        for task in self._receipts:  # a receipt still waiting for its message is looked for no more
+            task.cancel()
+        await asyncio.gather(*self._receipts, return_exceptions=True)
         await self.api.close()
 
 

@@ -134,6 +134,22 @@ class ZaloSender:
         return Delivery(RETRY, via=VIA_ZNS, error_code="token", error="access token refused twice")
 
 
+# A receipt can arrive before the sender has recorded Zalo's msg_id: look again a little later.
+RECEIPT_RETRIES_S = (0.0, 1.0, 5.0, 30.0)
+
+
+async def store_receipt(store: Any, event: dict[str, Any]) -> None:
+    """Stores a delivery receipt off the event loop, looking again while its message is not yet recorded."""
+    for delay in RECEIPT_RETRIES_S:
+        await asyncio.sleep(delay)
+        try:
+            if await asyncio.to_thread(record_zalo_receipt, store, event):
+                return
+        except Exception:  # noqa: BLE001 - the database away for a moment: the next try may work
+            log.exception("zalo: storing a delivery receipt failed")
+    log.info("zalo: a delivery receipt matched no message we sent")
+
+
 def record_zalo_receipt(store: Any, event: dict[str, Any]) -> bool:
     """A `user_received_message` event: the delivery receipt of the outbox message with its msg_id."""
     message = event.get("message") if isinstance(event.get("message"), dict) else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -81,3 +82,60 @@ async def test_a_notice_sent_during_a_turn_keeps_its_buttons_and_the_turn_keeps_
     await fake.user_sends_text(user, NOTICE_BUTTON.title)
     await rig.settle()
     assert said_in(rig, user)[-1] == NOTICE_BUTTON.payload
+
+
+# --- the webhook's work stays off the event loop ---------------------------------------------
+
+
+class WriteLock:
+    """Another process holding the database's write lock on the events table for a while (a backup, a migration)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.release = threading.Event()
+        self.taken = threading.Event()
+
+    def hold(self) -> None:
+        engine = self.store.engine
+        if engine.dialect.name == "sqlite":
+            import sqlite3
+
+            connection = sqlite3.connect(engine.url.database, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            self.taken.set()
+            self.release.wait(10)
+            connection.execute("ROLLBACK")
+            connection.close()
+            return
+        with engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("LOCK TABLE channel_events IN ACCESS EXCLUSIVE MODE")
+            self.taken.set()
+            self.release.wait(10)
+
+
+async def test_a_webhook_waiting_on_the_database_holds_up_no_other_request(rig, user):
+    fake = rig.fake
+    await fake.user_sends_text(user, "xin chào")
+    await rig.settle()
+    lock = WriteLock(rig.assistant.store)
+    holder = asyncio.create_task(asyncio.to_thread(lock.hold))
+    assert await asyncio.to_thread(lock.taken.wait, 10)
+    try:
+        event = fake.event(user, text="cảm ơn bạn")
+        stored = asyncio.create_task(fake.deliver(event))  # its insert waits for the lock
+        started = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.3)
+        health_url = fake.webhook_url.replace("/webhooks/zalo", "/healthz")
+        async with aiohttp.ClientSession() as http, http.get(health_url) as response:
+            assert response.status == 200
+        receipt = {**fake.event(user, event_name="user_received_message"), "sender": {"id": fake.oa_id}}
+        assert await fake.deliver(receipt) == 200
+        answered_in = asyncio.get_running_loop().time() - started - 0.3
+    finally:
+        lock.release.set()
+        await holder
+    if await asyncio.wait_for(stored, 10) == 503:  # the database gave up waiting: Zalo sends it again
+        assert await fake.deliver(event) == 200
+    await rig.settle()
+    assert answered_in < 0.5
+    assert said_in(rig, user) == ["xin chào", "cảm ơn bạn"]
