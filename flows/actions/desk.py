@@ -113,6 +113,23 @@ def _contact(ctx: ActionContext) -> str:
     return ctx.text("handover_contact_none")
 
 
+def _known(ctx: ActionContext, name: str, value: Any) -> str:
+    """A slot as staff read it: its label (desk_slot_<slot>) and its value in words (desk_value_<slot>_<value>,
+    else as typed); "" for a slot with no label (the flows' own bookkeeping, numbers kept elsewhere)."""
+    if f"desk_slot_{name}" not in ctx.responses or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    shown = str(value).strip()
+    if not shown:
+        return ""
+    # An answer chosen from a list, or several ("documents,fee"), in words; anything typed, as typed (cut).
+    worded = [f"desk_value_{name}_{part.strip()}" for part in shown.split(",")]
+    if all(key in ctx.responses for key in worded):
+        shown = ", ".join(ctx.responses.text(key) for key in worded)
+    else:
+        shown = shown[:SUMMARY_VALUE_CHARS]
+    return ctx.responses.text("desk_summary_known", label=ctx.responses.text(f"desk_slot_{name}"), value=shown)
+
+
 def _summary(ctx: ActionContext, reason: str) -> str:
     """What the person who picks the ticket up needs: why, which procedure, what the conversation knows."""
     lines = [ctx.text("desk_summary_reason", reason=ctx.text(f"desk_reason_{reason}"))]
@@ -120,14 +137,8 @@ def _summary(ctx: ActionContext, reason: str) -> str:
     procedure = ctx.services.knowledge.get(code) if code else None
     if procedure is not None:
         lines.append(ctx.text("desk_summary_procedure", procedure_name=procedure.name, procedure_code=procedure.code))
-    known = [
-        f"{name}={str(value)[:SUMMARY_VALUE_CHARS]}"
-        for name, value in sorted(ctx.slots.items())
-        if name != "procedure_code" and isinstance(value, (str, int, float)) and not isinstance(value, bool)
-        and str(value).strip()
-    ]
+    known = [line for name, value in sorted(ctx.slots.items()) if (line := _known(ctx, name, value))]
     if known:
-        # Slots are named after their flow (dossier_status_code, online_submission_step): they say what was going on.
         lines.append(ctx.text("desk_summary_slots", slots="; ".join(known)))
     if not ctx.parse.from_button and ctx.parse.text.strip():
         lines.append(ctx.text("desk_summary_message", message=ctx.parse.text.strip()[:500]))
