@@ -13,15 +13,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Literal, Optional
 
 from .schema import Fee, Money
 
 __all__ = [
-    "Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "fee_value", "format_amount",
-    "mentions_other_charges", "note_sentences",
+    "VIETNAM", "Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "fee_value", "format_amount",
+    "in_vietnam", "mentions_other_charges", "note_sentences", "vietnam_date",
 ]
+
+# Vietnam's time (UTC+7, no daylight saving): the day a fee is in force, a dossier's dates, the desk's hours.
+# The one definition; stored times are naive UTC.
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def in_vietnam(moment: datetime) -> datetime:
+    """A naive UTC time (as stored, or a turn's clock) as the wall clock in Vietnam reads it, naive."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment + VIETNAM.utcoffset(None)
+
+
+def vietnam_date(moment: datetime) -> date:
+    """The day in Vietnam at a naive UTC time: what "today" means for a fee or a dossier's due day."""
+    return in_vietnam(moment).date()
+
 
 _DATE = r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})"
 _WINDOW = re.compile(rf"(?:kể\s+từ|từ)\s+(?:ngày\s+)?{_DATE}\s*(?:đến|tới)\s+(?:hết\s+)?(?:ngày\s+)?{_DATE}", re.I)
