@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from datetime import date, timezone
+from datetime import date
 from typing import Any
 
 from flows.actions import registry
 from flows.actions.desk import mobile_number
-from flows.actions.dossier_status import SLOT, STILL_OPEN, VIETNAM, today_in_vietnam
+from flows.actions.dossier_status import SLOT, STILL_OPEN, today
 from flows.engine import ActionContext
 from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
+from knowledge import in_vietnam, vietnam_date
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _lookup(ctx: ActionContext, code: str) -> DossierRecord | None:
 
 
 def _status_label(ctx: ActionContext, record: DossierRecord) -> str:
-    status = shown_status(record, today_in_vietnam())
+    status = shown_status(record, today(ctx))
     if status in DOSSIER_STATUSES or status == "overdue":
         return ctx.text(f"dossier_status_label_{status}")
     return record.raw_status or record.status
@@ -121,12 +122,14 @@ def take_suggestion_answer(ctx: ActionContext) -> str:
     """"Đúng rồi" puts the suggested code in the slot; "Không phải" (or a new code) asks for the code again."""
     intent = ctx.parse.intent
     if intent == "affirm":
+        ctx.frame_vars.pop("joined", None)
         ctx.slots[SLOT] = ctx.frame_vars.get("suggestion", "")
         ctx.value = "yes"
         return "valid"
     if intent == "deny":
         ctx.slots.pop(SLOT, None)
-        ctx.frame_vars["code_problem"] = ctx.text("dossier_status_not_found_short", code=ctx.frame_vars.get("typed", ""))
+        ctx.frame_vars["code_problem"] = (ctx.text("dossier_status_joined_denied") if ctx.frame_vars.pop("joined", False)
+                                          else ctx.text("dossier_status_not_found_short", code=ctx.frame_vars.get("typed", "")))
         ctx.value = "no"
         return "valid"
     return "not_an_answer"
@@ -248,7 +251,7 @@ def answer_dossier_followup(ctx: ActionContext) -> str:
     if record is None:
         ctx.say("dossier_status_followup_no_dossier")
         return "no_dossier"
-    today = today_in_vietnam()
+    day = today(ctx)
     values = {"code": record.code, "status_label": _status_label(ctx, record), "procedure_code": record.procedure_code or "",
               "note": record.note or ctx.text("dossier_status_no_note"), "due": _day(record.due_on) or "?"}
     if topic == "documents":
@@ -259,12 +262,12 @@ def answer_dossier_followup(ctx: ActionContext) -> str:
             time_note = ctx.text("dossier_status_followup_time_done")
         elif record.due_on is None:
             time_note = ""
-        elif record.due_on > today:
-            time_note = ctx.text("dossier_status_followup_time_left", days=(record.due_on - today).days)
-        elif record.due_on == today:
+        elif record.due_on > day:
+            time_note = ctx.text("dossier_status_followup_time_left", days=(record.due_on - day).days)
+        elif record.due_on == day:
             time_note = ctx.text("dossier_status_followup_time_today")
         else:
-            time_note = ctx.text("dossier_status_followup_time_late", days=(today - record.due_on).days)
+            time_note = ctx.text("dossier_status_followup_time_late", days=(day - record.due_on).days)
         ctx.say("dossier_status_followup_time", time_note=time_note, **values)
     else:
         ctx.say("dossier_status_followup_where", **values)
@@ -310,7 +313,7 @@ def timeline(ctx: ActionContext, record: DossierRecord) -> str:
         return ""
     lines = [ctx.text("dossier_status_timeline_head")]
     for step in record.history[-TIMELINE_STEPS:]:
-        when = step.at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).strftime("%d/%m %H:%M")
+        when = in_vietnam(step.at).strftime("%d/%m %H:%M")
         label = ctx.text(f"dossier_status_label_{step.status}") if step.status in DOSSIER_STATUSES else step.status
         note = step.note if len(step.note) <= 80 else step.note[:77] + "…"
         lines.append(ctx.text("dossier_status_timeline_line", when=when, status_label=label,
@@ -320,12 +323,11 @@ def timeline(ctx: ActionContext, record: DossierRecord) -> str:
 
 def explain_dossier(ctx: ActionContext, record: DossierRecord) -> None:
     """Says the dossier's procedure, dates and status in plain words with the next thing to do."""
-    status = shown_status(record, today_in_vietnam())
+    status = shown_status(record, today(ctx))
     known = status in DOSSIER_STATUSES or status == "overdue"
     unknown = ctx.text("dossier_status_value_unknown")
     note = record.note.strip()
-    updated = (record.updated_at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).date()
-               if record.updated_at is not None else None)
+    updated = vietnam_date(record.updated_at) if record.updated_at is not None else None
     values: dict[str, Any] = {
         "code": record.code,
         "procedure_name": _procedure_name(ctx, record) or unknown,
