@@ -9,6 +9,8 @@ messages are recorded (outbox_parts) before the first is sent and marked as each
 a crash at any point is made good at the next start: a turn that never ran is run, parts
 not sent are sent, each once (bot/channels/durable.py). A body that is not JSON, nests too
 deep or is over 64 KiB, and a sender id that is not 1-64 plain characters, get a 400.
+A `user_received_message` event (the delivery receipt of a ZNS notice) gets its 200 at once and
+is stored in the background against the notice it confirms (bot/channels/zalo_sender.py).
 
 Replies go out through POST {ZALO_API_BASE_URL}/v3.0/oa/message/cs: text in parts of at
 most 2,000 characters, buttons as a template of at most five (`oa.query.show` sends the
@@ -649,11 +651,15 @@ class ZaloChannel:
 
     def sweep(self, received_before: datetime | None = None, at_start: bool = False) -> int:
         """Recovers claims whose worker died and queues the events left to answer; answers how many were queued."""
+        return self._queue_waiting(self._find_waiting(received_before, at_start))
+
+    def _find_waiting(self, received_before: datetime | None, at_start: bool) -> list[tuple[int, str]]:
+        """The database half of a sweep (blocking: the periodic sweep runs it in a thread)."""
         self.inbox.recover(utcnow(), at_start)
-        if not self.process_events:
-            return 0
-        pending = [(row_id, user_id) for row_id, user_id in self.inbox.waiting(received_before)
-                   if row_id not in self._queued]
+        return self.inbox.waiting(received_before) if self.process_events else []
+
+    def _queue_waiting(self, waiting: list[tuple[int, str]]) -> int:
+        pending = [(row_id, user_id) for row_id, user_id in waiting if row_id not in self._queued]
         for row_id, user_id in pending:
             self._dispatch(row_id, user_id)
         return len(pending)
@@ -662,7 +668,8 @@ class ZaloChannel:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                self.sweep(received_before=utcnow() - self.sweep_age)
+                waiting = await asyncio.to_thread(self._find_waiting, utcnow() - self.sweep_age, False)
+                self._queue_waiting(waiting)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeping
                 log.exception("zalo: sweeping pending events failed")
 
