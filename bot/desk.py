@@ -16,11 +16,12 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.desk_hours import VIETNAM, Schedule
+from bot.desk_hours import Schedule
 from bot.privacy import mask
 from bot.storage import Conversation, Feedback, Message, Store, Ticket, User
 from bot.storage.models import utcnow
 from bot.storage.retention import retained_counts
+from knowledge import in_vietnam
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class StoredDesk:
 
     def local_now(self) -> datetime:
         """Now, in Vietnam time (what people at the desk and citizens read)."""
-        return self.clock() + VIETNAM
+        return in_vietnam(self.clock())
 
     def set_callback(self, user_key: str, ticket_reference: str, phone: str) -> bool:
         """Keeps the number a person gave (with consent) to be called back on their open ticket."""

@@ -13,15 +13,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Literal, Optional
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable, Literal, Optional
 
 from .schema import Fee, Money
 
 __all__ = [
-    "Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "format_amount",
-    "mentions_other_charges", "note_sentences",
+    "VIETNAM", "Amount", "DatedClause", "FeeToday", "dated_clauses", "fee_on", "fee_value", "format_amount",
+    "in_vietnam", "mentions_other_charges", "note_sentences", "vietnam_date",
 ]
+
+# Vietnam's time (UTC+7, no daylight saving): the day a fee is in force, a dossier's dates, the desk's hours.
+# The one definition; stored times are naive UTC.
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def in_vietnam(moment: datetime) -> datetime:
+    """A naive UTC time (as stored, or a turn's clock) as the wall clock in Vietnam reads it, naive."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment + VIETNAM.utcoffset(None)
+
+
+def vietnam_date(moment: datetime) -> date:
+    """The day in Vietnam at a naive UTC time: what "today" means for a fee or a dossier's due day."""
+    return in_vietnam(moment).date()
+
 
 _DATE = r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})"
 _WINDOW = re.compile(rf"(?:kể\s+từ|từ)\s+(?:ngày\s+)?{_DATE}\s*(?:đến|tới)\s+(?:hết\s+)?(?:ngày\s+)?{_DATE}", re.I)
@@ -225,3 +242,30 @@ def mentions_other_charges(*texts: str) -> bool:
     """True when the record speaks of taxes or other charges besides the lệ phí."""
     return any(_OTHER_CHARGES.search(t or "") for t in texts)
 
+
+def _day_text(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def fee_value(text: Callable[..., str], fee: FeeToday) -> str:
+    """One channel's fee on the day in words, for the chat and the desk's printed checklist alike.
+
+    `text(key, **values)` gives the words (a ResponseBook's text: fee_free, fee_until, fee_expired…,
+    flows/responses/procedure_info.yml), so that what a person reads stays in YAML.
+    """
+    amounts = ", ".join(format_amount(a) for a in fee.amounts)
+    if fee.kind == "expired":
+        return text("fee_expired", amounts=amounts, date=_day_text(fee.expired_on)) if fee.expired_on else text("fee_unknown")
+    if fee.kind == "free":
+        value = text("fee_free")
+    elif fee.kind == "amount":
+        value = amounts
+    else:
+        return text("fee_unknown")
+    if fee.until is not None:
+        then = ", ".join(format_amount(a) for a in fee.then) if fee.then else text("fee_free_lower")
+        then = then if fee.then or fee.then_free else text("fee_then_unknown")
+        value = text("fee_until", value=value, date=_day_text(fee.until), then=then)
+    if fee.abroad:
+        value = text("fee_abroad", value=value)
+    return value

@@ -9,6 +9,8 @@ messages are recorded (outbox_parts) before the first is sent and marked as each
 a crash at any point is made good at the next start: a turn that never ran is run, parts
 not sent are sent, each once (bot/channels/durable.py). A body that is not JSON, nests too
 deep or is over 64 KiB, and a sender id that is not 1-64 plain characters, get a 400.
+A `user_received_message` event (the delivery receipt of a ZNS notice) gets its 200 at once and
+is stored in the background against the notice it confirms (bot/channels/zalo_sender.py).
 
 Replies go out through POST {ZALO_API_BASE_URL}/v3.0/oa/message/cs: text in parts of at
 most 2,000 characters, buttons as a template of at most five (`oa.query.show` sends the
@@ -99,6 +101,8 @@ _UNANSWERED = "no answer: "
 TOKEN_ERRORS = frozenset({-216, -220})
 RATE_LIMITED = -32
 OUT_OF_WINDOW = frozenset({-230, -232})
+# The delivery receipt of a message we sent (ZNS), see bot/channels/zalo_sender.py.
+RECEIPT_EVENT = "user_received_message"
 
 
 class ZaloError(Exception):
@@ -447,6 +451,7 @@ class ZaloChannel:
         self._queued: set[int] = set()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(CONCURRENT_TURNS)
+        self._receipts: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # webhook -----------------------------------------------------------------------------
@@ -474,6 +479,9 @@ class ZaloChannel:
         if skew > MAX_CLOCK_SKEW_MS:
             return self._refuse(request, 403, f"timestamp {timestamp} is {skew / 1000:.0f} s away from our clock")
         name = str(event.get("event_name", ""))
+        if name == RECEIPT_EVENT:
+            self._receipt(event)
+            return web.json_response({"status": "accepted"})
         if not name.startswith("user_send_"):
             log.debug("zalo: event %s ignored", log_safe(name))
             return web.json_response({"status": "ignored"})
@@ -489,7 +497,7 @@ class ZaloChannel:
                         log_safe(user_id), log_safe(msg_id))
             return bad_request(PayloadError("sender.id" if user_id_problem(user_id) else "message.msg_id", problem))
         try:
-            row_id = self.inbox.record(user_id, msg_id, event, utcnow())
+            row_id = await asyncio.to_thread(self.inbox.record, user_id, msg_id, event, utcnow())
         except SQLAlchemyError as e:  # not stored, so not accepted: Zalo sends it again later
             log.error("zalo: event %s not stored, the database is unavailable (%s); answered 503 so Zalo retries",
                       msg_id, type(e).__name__)
@@ -500,6 +508,14 @@ class ZaloChannel:
         if self.process_events:
             self._dispatch(row_id, user_id)
         return web.json_response({"status": "accepted"})
+
+    def _receipt(self, event: dict[str, Any]) -> None:
+        """A delivery receipt (a ZNS message reached the phone): stored in the background, Zalo has its 200 now."""
+        from bot.channels.zalo_sender import store_receipt
+
+        task = asyncio.create_task(store_receipt(self.store, event), name="zalo-receipt")
+        self._receipts.add(task)  # kept until done
+        task.add_done_callback(self._receipts.discard)
 
     @staticmethod
     def _refuse(request: web.Request, status: int, reason: str) -> web.Response:
@@ -635,11 +651,15 @@ class ZaloChannel:
 
     def sweep(self, received_before: datetime | None = None, at_start: bool = False) -> int:
         """Recovers claims whose worker died and queues the events left to answer; answers how many were queued."""
+        return self._queue_waiting(self._find_waiting(received_before, at_start))
+
+    def _find_waiting(self, received_before: datetime | None, at_start: bool) -> list[tuple[int, str]]:
+        """The database half of a sweep (blocking: the periodic sweep runs it in a thread)."""
         self.inbox.recover(utcnow(), at_start)
-        if not self.process_events:
-            return 0
-        pending = [(row_id, user_id) for row_id, user_id in self.inbox.waiting(received_before)
-                   if row_id not in self._queued]
+        return self.inbox.waiting(received_before) if self.process_events else []
+
+    def _queue_waiting(self, waiting: list[tuple[int, str]]) -> int:
+        pending = [(row_id, user_id) for row_id, user_id in waiting if row_id not in self._queued]
         for row_id, user_id in pending:
             self._dispatch(row_id, user_id)
         return len(pending)
@@ -648,7 +668,8 @@ class ZaloChannel:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                self.sweep(received_before=utcnow() - self.sweep_age)
+                waiting = await asyncio.to_thread(self._find_waiting, utcnow() - self.sweep_age, False)
+                self._queue_waiting(waiting)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the sweeping
                 log.exception("zalo: sweeping pending events failed")
 
@@ -675,6 +696,9 @@ class ZaloChannel:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        for task in self._receipts:  # a receipt still waiting for its message is looked for no more
+            task.cancel()
+        await asyncio.gather(*self._receipts, return_exceptions=True)
         await self.api.close()
 
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.assistant import OFFERED
 from bot.channels.zalo import CHANNEL, OUT_OF_WINDOW, RATE_LIMITED, TOKEN_ERRORS, ZaloChannel, ZaloError, render
@@ -47,6 +47,7 @@ class ZaloSender:
         self.zns_template_id = zns_template_id
 
     def _in_window(self, user_id: str) -> bool:
+        """Whether the person wrote within Zalo's window (blocking: called in a thread)."""
         with self.store.session() as session:
             seen = session.execute(select(User.last_seen_at).where(
                 User.channel == CHANNEL, User.external_id == user_id)).scalar_one_or_none()
@@ -55,7 +56,7 @@ class ZaloSender:
     async def send(self, user_id: str, replies: list[Reply], template: dict[str, str] | None = None,
                    **_: Any) -> Delivery:
         reason = "out_of_window"
-        if self._in_window(user_id):
+        if await asyncio.to_thread(self._in_window, user_id):
             more = self.channel.assistant.engine.responses.text("zalo_more_choices")
             message_id = ""
             try:
@@ -68,24 +69,33 @@ class ZaloSender:
                     return Delivery(RETRY if transient else HELD, via=CHANNEL, error_code=str(e.code), error=str(e))
                 reason = str(e.code)
             else:
-                self._remember_buttons(user_id, replies)
+                await self._remember_buttons(user_id, replies)
                 return Delivery(SENT, via=CHANNEL, message_id=message_id)
         return await self._zns(user_id, template, reason)
 
-    def _remember_buttons(self, user_id: str, replies: list[Reply]) -> None:
-        """Zalo sends a pressed button back as its title: the person's conversation learns the notice's buttons."""
+    async def _remember_buttons(self, user_id: str, replies: list[Reply]) -> None:
+        """Zalo sends a pressed button back as its title: the person's conversation learns the notice's buttons.
+
+        Written as a turn writes, holding the person's turn: in this process (the Assistant's per-person
+        order) and, with several workers, their conversation lock, so that a turn running meanwhile keeps
+        its own state and the notice's buttons are not overwritten by a state read before them.
+        """
         offered = {fold_words(b.title): b.payload for r in replies for b in r.buttons}
         if not offered:
             return
-        with self.store.session() as session, session.begin():
-            conversation = session.execute(
-                select(Conversation).join(User, Conversation.user_id == User.id)
-                .where(User.channel == CHANNEL, User.external_id == user_id)
-                .order_by(Conversation.updated_at.desc()).limit(1)
-            ).scalar_one_or_none()
-            if conversation is not None:
-                state = dict(conversation.flow_state or {})
-                conversation.flow_state = {**state, OFFERED: {**(state.get(OFFERED) or {}), **offered}}
+        async with self.channel.assistant.user_turns.hold(f"{CHANNEL}:{user_id}"):
+            await asyncio.to_thread(self._merge_offered, user_id, offered)
+
+    def _merge_offered(self, user_id: str, offered: dict[str, str]) -> None:
+        """Adds `offered` to the buttons the person's conversation knows, under their conversation lock."""
+        with self.store.conversation_lock(CHANNEL, user_id) as held:
+            conversation_id, state = held.read(utcnow())
+            state[OFFERED] = {**(state.get(OFFERED) or {}), **offered}
+            assert held.connection is not None
+            # Not ConversationLock.save: that would record a message and count the notice as the person's visit.
+            held.connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(flow_state=state))
+            if not self.store.locking:
+                held.connection.commit()
 
     def _phone(self, user_id: str) -> str | None:
         with self.store.session() as session:
@@ -94,7 +104,7 @@ class ZaloSender:
         return contact.phone if contact is not None and contact.consent_at is not None else None
 
     async def _zns(self, user_id: str, template: dict[str, str] | None, reason: str) -> Delivery:
-        phone = self._phone(user_id)
+        phone = await asyncio.to_thread(self._phone, user_id)
         if phone is None or not template or not self.zns_template_id:
             why = "no phone with consent" if phone is None else "no ZNS template for this message"
             return Delivery(UNDELIVERABLE, via=CHANNEL, error_code=reason, error=f"outside Zalo's window; {why}")
@@ -122,6 +132,22 @@ class ZaloSender:
             outcome = UNDELIVERABLE if code in ZNS_PERMANENT else RETRY if code == RATE_LIMITED else HELD
             return Delivery(outcome, via=VIA_ZNS, error_code=str(code), error=text)
         return Delivery(RETRY, via=VIA_ZNS, error_code="token", error="access token refused twice")
+
+
+# A receipt can arrive before the sender has recorded Zalo's msg_id: look again a little later.
+RECEIPT_RETRIES_S = (0.0, 1.0, 5.0, 30.0)
+
+
+async def store_receipt(store: Any, event: dict[str, Any]) -> None:
+    """Stores a delivery receipt off the event loop, looking again while its message is not yet recorded."""
+    for delay in RECEIPT_RETRIES_S:
+        await asyncio.sleep(delay)
+        try:
+            if await asyncio.to_thread(record_zalo_receipt, store, event):
+                return
+        except Exception:  # noqa: BLE001 - the database away for a moment: the next try may work
+            log.exception("zalo: storing a delivery receipt failed")
+    log.info("zalo: a delivery receipt matched no message we sent")
 
 
 def record_zalo_receipt(store: Any, event: dict[str, Any]) -> bool:

@@ -26,16 +26,16 @@ from bot.handover import Handover
 from bot.outbox import Dispatcher
 from bot.settings import ROOT, Settings
 from bot.users import Accounts
+from knowledge import in_vietnam
 
 HERE = Path(__file__).resolve().parent
-VIETNAM = timedelta(hours=7)
 PREFIX = "/desk"
 SESSION_HOURS = 10  # one working day, then sign in again
 
 
 def vntime(at: datetime | None) -> str:
     """A stored UTC time as people at the desk read it (Vietnam time)."""
-    return "" if at is None else (at + VIETNAM).strftime("%d/%m/%Y %H:%M")
+    return "" if at is None else in_vietnam(at).strftime("%d/%m/%Y %H:%M")
 
 
 def minutes(span: timedelta) -> str:

@@ -19,6 +19,7 @@ from bot.desk_web.keys import assistant, settings
 from bot.desk_web.render import page
 from bot.desk_web.security import allow
 from bot.privacy import mask
+from knowledge import vietnam_date
 
 routes = web.RouteTableDef()
 WORDS = Path(__file__).resolve().parent / "figures.yml"
@@ -189,4 +190,4 @@ async def figures_csv(request: web.Request) -> web.Response:
 def _today() -> date:
     from bot.storage.models import utcnow
 
-    return (utcnow() + timedelta(hours=7)).date()
+    return vietnam_date(utcnow())

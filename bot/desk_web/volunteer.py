@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import segno
@@ -13,17 +12,15 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
-from bot.desk_hours import VIETNAM
 from bot.desk_web.keys import assistant, audit_action, handover, settings
 from bot.desk_web.render import note, page, redirect
 from bot.desk_web.security import allow, me
 from bot.handover import HandoverError
 from bot.privacy import mask
-from bot.storage.models import AssistedSubmission
+from bot.storage.models import AssistedSubmission, utcnow
 from bot.users import ROLES
-from flows.actions.answers.sections import fee_value
 from flows.replies import ChecklistItem, Reply
-from knowledge import fee_on
+from knowledge import fee_on, fee_value, vietnam_date
 from nlu.dossier_code import find_dossier_codes
 
 routes = web.RouteTableDef()
@@ -86,7 +83,7 @@ async def checklist(request: web.Request) -> web.Response:
         # "Trường hợp ..." rows apply to some people only: listed apart, so the common case reads first.
         (special if name.lower().startswith(SPECIAL_CASE) else documents).append((name, quantity))
     # The fee in force today, said as the chat says it (expired amounts never shown as current).
-    today = (datetime.now(timezone.utc) + VIETNAM).date()
+    today = vietnam_date(utcnow())
     fees = [ChecklistFee(responses.text(f"channel_{c.kind}"), fee_value(responses.text, fee_on(c.fee, today, c.kind)))
             for c in procedure.channels]
     url = chat_url(request, procedure.code)

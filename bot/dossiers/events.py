@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -24,11 +24,11 @@ from flows.actions.dossier_status_model import UNKNOWN, status_key
 from flows.engine import FLOWS_DIR
 from flows.replies import Reply
 from flows.responses import ResponseBook
+from knowledge import VIETNAM
 from nlu.dossier_code import canonical_dossier_code
 
 log = logging.getLogger(__name__)
 
-VIETNAM = timezone(timedelta(hours=7))
 NOTICE_KIND = "dossier_notice"
 APPLIED, DUPLICATE, OLDER = "applied", "duplicate", "older"
 

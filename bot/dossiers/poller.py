@@ -3,14 +3,21 @@
 Each code is looked up every `interval` (with jitter, so workers and codes spread out); a code
 whose provider fails waits twice as long after each failure (up to 64 intervals). A change is
 applied like a pushed event (bot.dossiers.events.apply_change) with the event id
-"<status>@<time>", so two workers polling the same code notify once.
+"<status>@<time>", so a change seen twice notifies once.
+
+With several workers one polls: the one holding the "dossier-poll" lease (bot.storage's leases,
+as the retention purge does), renewed before each code, so that a round longer than the lease
+keeps it; when that worker stops renewing (stopped, crashed), another takes over once it lapses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import random
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -23,15 +30,34 @@ from flows.services import ProviderUnavailable
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_EXPONENT = 6
+LEASE = "dossier-poll"
+# Rounds are at most a minute apart: a lease of three of them survives a late round, and a worker
+# that stops polling is replaced within about three minutes.
+LEASE_ROUNDS = 3
+MAX_TICK_S = 60.0
 
 
 class Poller:
-    def __init__(self, service, interval: timedelta, jitter: float = 0.2, batch: int = 200):
+    """Polls due subscribed codes of polled providers, in the one worker holding the poll lease."""
+
+    def __init__(self, service, interval: timedelta, jitter: float = 0.2, batch: int = 200,
+                 lease_ttl: timedelta | None = None):
         self.service = service
         self.store = service.store
         self.interval = interval
         self.jitter = jitter
         self.batch = batch
+        self.owner = f"poll-{os.getpid()}-{secrets.token_hex(4)}"
+        self.lease_ttl = lease_ttl or LEASE_ROUNDS * self.tick * (1 + jitter)
+
+    @property
+    def tick(self) -> timedelta:
+        """The time between two rounds (before jitter)."""
+        return min(self.interval, timedelta(seconds=MAX_TICK_S))
+
+    def holds_lease(self, now: datetime) -> bool:
+        """Takes or renews the poll lease; False while another worker holds it."""
+        return self.store.claim_lease(LEASE, self.owner, self.lease_ttl, now)
 
     def polled(self, code: str) -> bool:
         provider = self.service.provider_for(code)
@@ -87,19 +113,34 @@ class Poller:
         return changed
 
     def poll_once(self, now: datetime | None = None) -> int:
+        """One round, if this worker holds the lease (renewed before each code); answers how many changed."""
         now = now or utcnow()
-        return sum(self.poll_code(code, now) for code in self.due(now))
+        if not self.holds_lease(now):
+            return 0
+        changed = 0
+        for n, code in enumerate(self.due(now)):
+            if n and not self.holds_lease(now):  # lost in a long round (the database away): leave the rest
+                break
+            changed += self.poll_code(code, now)
+        return changed
+
+    def release(self) -> None:
+        """Gives the lease up (a clean stop), so another worker polls without waiting for it to lapse."""
+        self.store.release_lease(LEASE, self.owner)
 
     async def run(self) -> None:
         """Polls until cancelled; provider calls run in a thread, never on the event loop."""
-        while True:
-            try:
-                changed = await asyncio.to_thread(self.poll_once)
-                if changed and self.service.dispatcher is not None:
-                    self.service.dispatcher.wake()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dossier poll failed; trying again at the next interval")
-            tick = min(self.interval.total_seconds(), 60.0)
-            await asyncio.sleep(tick * random.uniform(1 - self.jitter, 1 + self.jitter))
+        try:
+            while True:
+                try:
+                    changed = await asyncio.to_thread(self.poll_once)
+                    if changed and self.service.dispatcher is not None:
+                        self.service.dispatcher.wake()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dossier poll failed; trying again at the next interval")
+                await asyncio.sleep(self.tick.total_seconds() * random.uniform(1 - self.jitter, 1 + self.jitter))
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.release)

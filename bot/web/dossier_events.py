@@ -152,49 +152,11 @@ async def _outbox_lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@web.middleware
-async def zalo_receipts(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Zalo's `user_received_message` events (ZNS delivery receipts), after the Zalo webhook verified them."""
-    response = await handler(request)
-    if request.path == "/webhooks/zalo" and request.method == "POST" and response.status == 200:
-        try:
-            event = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            return response
-        if isinstance(event, dict) and event.get("event_name") == "user_received_message":
-            task = asyncio.create_task(_store_receipt(app_service(request).store, event))
-            _receipts.add(task)  # kept until done; Zalo has its 200 already
-            task.add_done_callback(_receipts.discard)
-    return response
-
-
-_receipts: set[asyncio.Task[None]] = set()
-# A receipt can arrive before the sender has recorded Zalo's msg_id: look again a little later.
-RECEIPT_RETRIES_S = (0.0, 1.0, 5.0, 30.0)
-
-
-async def _store_receipt(store: Any, event: dict[str, Any]) -> None:
-    from bot.channels.zalo_sender import record_zalo_receipt
-
-    for delay in RECEIPT_RETRIES_S:
-        await asyncio.sleep(delay)
-        try:
-            if await asyncio.to_thread(record_zalo_receipt, store, event):
-                return
-        except Exception:  # the database away for a moment: the next try may work
-            log.exception("zalo: storing a delivery receipt failed")
-    log.info("zalo: a delivery receipt matched no message we sent")
-
-
-def app_service(request: web.Request) -> Any:
-    return request.app[DOSSIER_SERVICE]
-
-
 def register_dossier_events(app: web.Application, service: Any) -> None:
-    """The push endpoint, the outbox dispatcher with the channels' senders, and Zalo delivery receipts."""
+    """The push endpoint and the outbox dispatcher with the channels' senders (Zalo's delivery receipts come
+    through its webhook, bot/channels/zalo.py)."""
     if service is None or not hasattr(service, "push_sources"):
         return
     app[DOSSIER_SERVICE] = service
     app.router.add_post(PATH, receive_events)
-    app.middlewares.append(zalo_receipts)
     app.cleanup_ctx.append(_outbox_lifecycle)

@@ -46,8 +46,11 @@ NAMES_A_PROCEDURE = 0.55
 ANSWER_CONFIDENCE = 0.6
 # Slot values shown in a ticket summary are cut to this length.
 SUMMARY_VALUE_CHARS = 80
+# A Vietnamese mobile number: 0 or +84/84, then a mobile prefix (3, 5, 7, 8, 9) and 8 more digits.
+_MOBILE = re.compile(r"(?<![\d+])(?:\+?84|0)([35789]\d{8})(?!\d)")
+# Spaces, dots, dashes and brackets people type between the digits of a phone number.
+_BETWEEN_DIGITS = re.compile(r"(?<=[\d)])[\s.\-()]+(?=[\d(])|(?<=\+84)[\s.\-()]+|\((?=\+?\d)|(?<=\d)\)")
 # A run of 9 to 12 digits (ID number) or a phone number in a complaint: warn before it is sent.
-_MOBILE = re.compile(r"0[35789]\d{8}")
 _LONG_NUMBER = re.compile(r"(?<!\d)(?:\d[\s.-]?){8,11}\d(?!\d)")
 
 
@@ -110,6 +113,23 @@ def _contact(ctx: ActionContext) -> str:
     return ctx.text("handover_contact_none")
 
 
+def _known(ctx: ActionContext, name: str, value: Any) -> str:
+    """A slot as staff read it: its label (desk_slot_<slot>) and its value in words (desk_value_<slot>_<value>,
+    else as typed); "" for a slot with no label (the flows' own bookkeeping, numbers kept elsewhere)."""
+    if f"desk_slot_{name}" not in ctx.responses or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    shown = str(value).strip()
+    if not shown:
+        return ""
+    # An answer chosen from a list, or several ("documents,fee"), in words; anything typed, as typed (cut).
+    worded = [f"desk_value_{name}_{part.strip()}" for part in shown.split(",")]
+    if all(key in ctx.responses for key in worded):
+        shown = ", ".join(ctx.responses.text(key) for key in worded)
+    else:
+        shown = shown[:SUMMARY_VALUE_CHARS]
+    return ctx.responses.text("desk_summary_known", label=ctx.responses.text(f"desk_slot_{name}"), value=shown)
+
+
 def _summary(ctx: ActionContext, reason: str) -> str:
     """What the person who picks the ticket up needs: why, which procedure, what the conversation knows."""
     lines = [ctx.text("desk_summary_reason", reason=ctx.text(f"desk_reason_{reason}"))]
@@ -117,14 +137,8 @@ def _summary(ctx: ActionContext, reason: str) -> str:
     procedure = ctx.services.knowledge.get(code) if code else None
     if procedure is not None:
         lines.append(ctx.text("desk_summary_procedure", procedure_name=procedure.name, procedure_code=procedure.code))
-    known = [
-        f"{name}={str(value)[:SUMMARY_VALUE_CHARS]}"
-        for name, value in sorted(ctx.slots.items())
-        if name != "procedure_code" and isinstance(value, (str, int, float)) and not isinstance(value, bool)
-        and str(value).strip()
-    ]
+    known = [line for name, value in sorted(ctx.slots.items()) if (line := _known(ctx, name, value))]
     if known:
-        # Slots are named after their flow (dossier_status_code, online_submission_step): they say what was going on.
         lines.append(ctx.text("desk_summary_slots", slots="; ".join(known)))
     if not ctx.parse.from_button and ctx.parse.text.strip():
         lines.append(ctx.text("desk_summary_message", message=ctx.parse.text.strip()[:500]))
@@ -173,15 +187,24 @@ def validate_callback_consent(ctx: ActionContext) -> str:
     return "valid"
 
 
+def mobile_number(text: str) -> str | None:
+    """The Vietnamese mobile number in a message, as 0xxxxxxxxx; None when there is none.
+
+    0912 345 678, 0912.345.678, +84 912 345 678, (+84) 912-345-678 and 84912345678 all read the same;
+    a landline, a number of the wrong length or a prefix no mobile network uses is no mobile number.
+    The one reader of phone numbers for the desk's call-back and the dossier notices (ZNS).
+    """
+    match = _MOBILE.search(_BETWEEN_DIGITS.sub("", text))
+    return "0" + match.group(1) if match else None
+
+
 @registry.register("validate_callback_phone")
 def validate_callback_phone(ctx: ActionContext) -> str:
     """A Vietnamese mobile number (0xxxxxxxxx or +84xxxxxxxxx), spaces and dots allowed."""
-    digits = re.sub(r"[\s.\-()]", "", ctx.parse.text)
-    if digits.startswith("+84") or (digits.startswith("84") and len(digits) == 11):
-        digits = "0" + digits[3 if digits.startswith("+") else 2:]
-    if ctx.parse.from_button or not _MOBILE.fullmatch(digits):
+    phone = None if ctx.parse.from_button else mobile_number(ctx.parse.text)
+    if phone is None:
         return "invalid"
-    ctx.slots["handover_phone"] = digits
+    ctx.slots["handover_phone"] = phone
     return "valid"
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from flows.actions import registry
 from flows.engine import ActionContext
 from flows.yamlfile import load_yaml
-from knowledge import fold
+from knowledge import VIETNAM, fold, vietnam_date
 from nlu.dossier_code import canonical_dossier_code, received_on
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 SLOT = "dossier_status_code"
 WORDS_FILE = Path(__file__).resolve().parent / "dossier_status_words.yml"
 MAX_WRONG_TRIES = 3
-# Codes carry the day the dossier was received in Vietnam.
-VIETNAM = timezone(timedelta(hours=7))
 # Statuses that mean "the office is still on it": past the due day they are explained as overdue.
 STILL_OPEN = ("received", "processing")
 # The shortest well-formed code: 1-char agency, 6-digit date, 3-digit sequence, two dashes.
@@ -41,6 +39,11 @@ _CODE_CHARS = re.compile(r"[A-Za-z0-9.\-_/]+")
 _PHONE_OR_ID = re.compile(r"(?<![\w.\-])\+?\d(?:[\s.]?\d){8,11}(?![\w.\-])")
 _AGENCY = re.compile(r"[A-Z0-9]{1,5}(?:\.[A-Z0-9]{1,5}){0,4}")
 _LOOKALIKES = set("OIL")  # letters people type for 0 and 1
+# Spaces, dots and the like typed where a dash joins the date and the sequence ("261105 0031").
+_TAIL_SEPARATORS = re.compile(r"[\s._/\\]+")
+# The other half inside a message: the date and sequence ("261105 0031", "2611O5-OO31"), or the agency code.
+_TAIL_IN = re.compile(r"(?<![\w.])[0-9OoIiLl]{6}[\s._/\-]*[0-9OoIiLl]{3,6}(?![\w.])")
+_HEAD_IN = re.compile(r"(?<![\w.])[A-Za-z0-9]{1,5}(?:\.[A-Za-z0-9]{1,5}){1,4}(?![\w.])")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,13 @@ class CodeCheck:
 
 
 def today_in_vietnam() -> date:
+    """Today in Vietnam by the wall clock, for callers without a turn; an action uses `today(ctx)`."""
     return datetime.now(VIETNAM).date()
+
+
+def today(ctx: ActionContext) -> date:
+    """The turn's day in Vietnam (its clock, not the wall's): what "received in the future" and "overdue" mean."""
+    return vietnam_date(ctx.now)
 
 
 def code_attempt(text: str, strict: bool = False) -> str | None:
@@ -197,7 +206,7 @@ def start_dossier_status(ctx: ActionContext) -> str:
     if ctx.parse.intent == "subscribe_status":
         ctx.frame_vars["subscribe"] = True
         desk = getattr(ctx.services, "dossiers", None)
-        code = check_code(typed or "", today_in_vietnam()).code if typed else None
+        code = check_code(typed or "", today(ctx)).code if typed else None
         if code and desk is not None and getattr(desk, "is_verified", None) and desk.is_verified(ctx.services.user_key, code):
             ctx.slots[SLOT] = code
             return "subscribe"
@@ -216,6 +225,13 @@ def take_dossier_code(ctx: ActionContext) -> str:
     """Accepts a message holding a code or an attempt at one (checked next); anything else is not_a_code."""
     if ctx.parse.from_button:  # a button of another flow: let the engine answer it
         return "not_a_code"
+    half = ctx.frame_vars.get("code_half")
+    if half:  # the rest of the code whose first half came in the last message
+        found = (_TAIL_IN if half[0] == "head" else _HEAD_IN).findall(ctx.parse.text)
+        rest = next((f for f in found if _joined(half, f, today(ctx))), None)
+        if rest:
+            ctx.slots[SLOT] = rest
+            return "valid"
     typed = ctx.parse.entities.get("dossier_code") or code_attempt(ctx.parse.text)
     if typed:
         ctx.slots[SLOT] = typed
@@ -236,11 +252,25 @@ def check_dossier_code(ctx: ActionContext) -> str:
         ctx.slots.pop(SLOT, None)
         ctx.frame_vars["code_problem"] = ctx.text(f"dossier_status_help_{question}")
         return "wrong"
-    result = check_code(str(ctx.slots.get(SLOT) or ""), today_in_vietnam())
+    typed = str(ctx.slots.get(SLOT) or "")
+    joined = _joined(ctx.frame_vars.pop("code_half", None), typed, today(ctx))
+    if joined:  # the rest of a code whose first half came before: the whole, corrected, shown to be confirmed
+        ctx.slots.pop(SLOT, None)
+        ctx.slots.pop("dossier_status_choice", None)
+        ctx.frame_vars.update(suggestion=joined, typed=typed, joined=True)
+        return "joined"
+    result = check_code(typed, today(ctx))
     if result.code:
         ctx.slots[SLOT] = result.code
         return "valid"
     ctx.slots.pop(SLOT, None)
+    half = half_code(typed, result)
+    if half:  # half a code is no wrong try: people send the rest in the next message
+        ctx.frame_vars["code_half"] = list(half)
+        problem = "only_agency" if half[0] == "head" else result.problem
+        ctx.frame_vars["code_problem"] = ctx.text(f"dossier_status_problem_{problem}", **result.values, part=half[1],
+                                                  hint="")
+        return "wrong"
     tries = int(ctx.frame_vars.get("wrong_tries", 0)) + 1
     ctx.frame_vars["wrong_tries"] = tries
     hint = ctx.text("dossier_status_hint_lookalike") if result.lookalike else ""
@@ -252,3 +282,30 @@ def check_dossier_code(ctx: ActionContext) -> str:
         ctx.say("dossier_status_too_many_tries")
         return "gave_up"
     return "wrong"
+
+
+def half_code(typed: str, result: CodeCheck) -> tuple[str, str] | None:
+    """("head", agency) for the agency code alone ("000.00.19.H12"), ("tail", date-sequence) for the rest alone
+    ("261105-0031"): half a code whose other half may come in the next message; None otherwise."""
+    compact = re.sub(r"\s+", "", typed).upper().strip("-")
+    if "-" not in compact and "." in compact and _AGENCY.fullmatch(compact) and any(c.isdigit() for c in compact):
+        return "head", compact
+    if result.problem == "missing_agency":
+        return "tail", compact
+    return None
+
+
+def _joined(half: list[str] | None, typed: str, day: date) -> str | None:
+    """The code made of the half kept from the last message and this one, when together they are well formed
+    (lookalike letters corrected); None otherwise."""
+    if not half or len(half) != 2:
+        return None
+    side, kept = half
+    if side == "head":  # this message is the date and sequence, perhaps spaced ("261105 0031")
+        rest = _TAIL_SEPARATORS.sub("-", typed.strip()).strip("-")
+    else:  # this message is the agency code, dots and all
+        rest = re.sub(r"\s+", "", typed).strip("-")
+    if not rest:
+        return None
+    whole = f"{kept}-{rest}" if side == "head" else f"{rest}-{kept}"
+    return check_code(whole, day).code

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, timezone
+import threading
+from datetime import date
 from typing import Any
 
 from flows.actions import registry
-from flows.actions.dossier_status import SLOT, STILL_OPEN, VIETNAM, today_in_vietnam
+from flows.actions.desk import mobile_number
+from flows.actions.dossier_status import SLOT, STILL_OPEN, today
 from flows.engine import ActionContext
 from flows.services import DOSSIER_STATUSES, DossierRecord, ProviderUnavailable
+from knowledge import in_vietnam, vietnam_date
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,6 @@ MAX_DIGIT_TRIES = 3
 # The timeline shows the newest changes; the rest is one tap away at the desk or the portal.
 TIMELINE_STEPS = 5
 _FOUR_DIGITS = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(\d{9})(?!\d)")
 
 
 def _desk(ctx: ActionContext) -> Any:
@@ -41,8 +43,29 @@ def _call(ctx: ActionContext, name: str, *args: Any, default: Any = None) -> Any
     return method(*args) if method is not None else default
 
 
+# What the provider answered in this turn, per code: one call per turn, however many steps need the record.
+_turn = threading.local()
+
+
+def _lookup(ctx: ActionContext, code: str) -> DossierRecord | None:
+    """The provider's answer for `code`, asked once per turn (a turn is one parse, in one worker thread);
+    ProviderUnavailable is remembered too, so a provider that is down costs its timeout once."""
+    if getattr(_turn, "parse", None) is not ctx.parse:
+        _turn.parse, _turn.answers = ctx.parse, {}
+    answers: dict[str, DossierRecord | ProviderUnavailable | None] = _turn.answers
+    if code not in answers:
+        try:
+            answers[code] = _desk(ctx).lookup(code)
+        except ProviderUnavailable as e:
+            answers[code] = e
+    answer = answers[code]
+    if isinstance(answer, ProviderUnavailable):
+        raise answer
+    return answer
+
+
 def _status_label(ctx: ActionContext, record: DossierRecord) -> str:
-    status = shown_status(record, today_in_vietnam())
+    status = shown_status(record, today(ctx))
     if status in DOSSIER_STATUSES or status == "overdue":
         return ctx.text(f"dossier_status_label_{status}")
     return record.raw_status or record.status
@@ -61,7 +84,7 @@ def lookup_dossier(ctx: ActionContext) -> str:
         ctx.say("dossier_status_too_many_lookups", minutes=_call(ctx, "retry_after_minutes", default=60))
         return "refused"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable as e:
         log.warning("dossier lookup: %s", e)
         _call(ctx, "record_lookup", user, code, "unavailable")
@@ -99,12 +122,14 @@ def take_suggestion_answer(ctx: ActionContext) -> str:
     """"Đúng rồi" puts the suggested code in the slot; "Không phải" (or a new code) asks for the code again."""
     intent = ctx.parse.intent
     if intent == "affirm":
+        ctx.frame_vars.pop("joined", None)
         ctx.slots[SLOT] = ctx.frame_vars.get("suggestion", "")
         ctx.value = "yes"
         return "valid"
     if intent == "deny":
         ctx.slots.pop(SLOT, None)
-        ctx.frame_vars["code_problem"] = ctx.text("dossier_status_not_found_short", code=ctx.frame_vars.get("typed", ""))
+        ctx.frame_vars["code_problem"] = (ctx.text("dossier_status_joined_denied") if ctx.frame_vars.pop("joined", False)
+                                          else ctx.text("dossier_status_not_found_short", code=ctx.frame_vars.get("typed", "")))
         ctx.value = "no"
         return "valid"
     return "not_an_answer"
@@ -122,7 +147,7 @@ def check_dossier_digits(ctx: ActionContext) -> str:
         ctx.value = "gave_up"  # too many wrong guesses for this code: the status word only
         return "valid"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         ctx.value = "gave_up"
         return "valid"
@@ -155,7 +180,7 @@ def show_dossier_details(ctx: ActionContext) -> str:
         ctx.say("dossier_status_digits_gave_up", lookup_url=url)
         return "done"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable as e:
         log.warning("dossier details: %s", e)
         ctx.say("dossier_status_unavailable")
@@ -178,7 +203,7 @@ def subscribe_dossier(ctx: ActionContext) -> str:
         ctx.say("dossier_status_unavailable")
         return "unavailable"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         record = None
     new = _desk(ctx).subscribe(ctx.services.user_key, code, record.status if record else "")
@@ -191,12 +216,11 @@ def subscribe_dossier(ctx: ActionContext) -> str:
 @registry.register("take_notice_phone")
 def take_notice_phone(ctx: ActionContext) -> str:
     """A mobile number given for template messages: stored with consent (84…), the slot keeps it masked."""
-    match = _PHONE.search(re.sub(r"[\s.\-]", "", ctx.parse.text))
-    if not match or ctx.parse.from_button:
+    national = None if ctx.parse.from_button else mobile_number(ctx.parse.text)
+    if national is None:
         return "not_a_phone"
-    phone = "84" + match.group(1)
-    _call(ctx, "save_phone", ctx.services.user_key, phone)
-    masked = f"0{match.group(1)[:2]}*****{match.group(1)[-2:]}"
+    _call(ctx, "save_phone", ctx.services.user_key, "84" + national[1:])
+    masked = f"{national[:3]}*****{national[-2:]}"
     ctx.value = masked
     ctx.say("dossier_status_phone_saved", phone_masked=masked)
     return "valid"
@@ -220,14 +244,14 @@ def answer_dossier_followup(ctx: ActionContext) -> str:
         ctx.say("dossier_status_followup_no_dossier")
         return "no_dossier"
     try:
-        record = _desk(ctx).lookup(code)
+        record = _lookup(ctx, code)
     except ProviderUnavailable:
         ctx.say("dossier_status_unavailable")
         return "unavailable"
     if record is None:
         ctx.say("dossier_status_followup_no_dossier")
         return "no_dossier"
-    today = today_in_vietnam()
+    day = today(ctx)
     values = {"code": record.code, "status_label": _status_label(ctx, record), "procedure_code": record.procedure_code or "",
               "note": record.note or ctx.text("dossier_status_no_note"), "due": _day(record.due_on) or "?"}
     if topic == "documents":
@@ -238,12 +262,12 @@ def answer_dossier_followup(ctx: ActionContext) -> str:
             time_note = ctx.text("dossier_status_followup_time_done")
         elif record.due_on is None:
             time_note = ""
-        elif record.due_on > today:
-            time_note = ctx.text("dossier_status_followup_time_left", days=(record.due_on - today).days)
-        elif record.due_on == today:
+        elif record.due_on > day:
+            time_note = ctx.text("dossier_status_followup_time_left", days=(record.due_on - day).days)
+        elif record.due_on == day:
             time_note = ctx.text("dossier_status_followup_time_today")
         else:
-            time_note = ctx.text("dossier_status_followup_time_late", days=(today - record.due_on).days)
+            time_note = ctx.text("dossier_status_followup_time_late", days=(day - record.due_on).days)
         ctx.say("dossier_status_followup_time", time_note=time_note, **values)
     else:
         ctx.say("dossier_status_followup_where", **values)
@@ -289,7 +313,7 @@ def timeline(ctx: ActionContext, record: DossierRecord) -> str:
         return ""
     lines = [ctx.text("dossier_status_timeline_head")]
     for step in record.history[-TIMELINE_STEPS:]:
-        when = step.at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).strftime("%d/%m %H:%M")
+        when = in_vietnam(step.at).strftime("%d/%m %H:%M")
         label = ctx.text(f"dossier_status_label_{step.status}") if step.status in DOSSIER_STATUSES else step.status
         note = step.note if len(step.note) <= 80 else step.note[:77] + "…"
         lines.append(ctx.text("dossier_status_timeline_line", when=when, status_label=label,
@@ -299,12 +323,11 @@ def timeline(ctx: ActionContext, record: DossierRecord) -> str:
 
 def explain_dossier(ctx: ActionContext, record: DossierRecord) -> None:
     """Says the dossier's procedure, dates and status in plain words with the next thing to do."""
-    status = shown_status(record, today_in_vietnam())
+    status = shown_status(record, today(ctx))
     known = status in DOSSIER_STATUSES or status == "overdue"
     unknown = ctx.text("dossier_status_value_unknown")
     note = record.note.strip()
-    updated = (record.updated_at.replace(tzinfo=timezone.utc).astimezone(VIETNAM).date()
-               if record.updated_at is not None else None)
+    updated = vietnam_date(record.updated_at) if record.updated_at is not None else None
     values: dict[str, Any] = {
         "code": record.code,
         "procedure_name": _procedure_name(ctx, record) or unknown,

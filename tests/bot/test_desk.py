@@ -272,3 +272,13 @@ async def test_the_hotline_and_hours_come_from_the_settings(settings, nlu_model,
     hours_only = build_assistant(replace(settings, desk_hotline="", desk_hours="sáng thứ Bảy"), nlu=nlu_model)
     text = _text(await _say(hours_only, user + "-b", "tôi muốn gặp cán bộ"))
     assert "sáng thứ Bảy" in text and "chưa có số đường dây nóng" in text
+
+
+async def test_staff_read_what_the_conversation_knows_in_words_not_slot_names(assistant, user):
+    await _say(assistant, user, "làm hộ chiếu hết bao nhiêu tiền")
+    await _say(assistant, user, '/rate_service{"rating":"unsatisfied"}')
+    await _say(assistant, user, "khó hiểu quá, cho tôi gặp cán bộ")
+    [ticket] = _rows(assistant.store, Ticket, f"web:{user}")
+    known = next(line for line in ticket.summary.splitlines() if line.startswith("Đã biết"))
+    assert "Đánh giá: chưa hài lòng" in known and "Phần đang hỏi: phí, lệ phí" in known
+    assert "_" not in known and "=" not in known and "unsatisfied" not in known  # no internal name or value

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Callable
 
 from flows.actions.answers.compose import clip
-from knowledge import FeeToday, clean_name, fee_on, fold, form_codes, format_amount, mentions_other_charges, select_documents
+from knowledge import clean_name, fee_on, fee_value, fold, form_codes, format_amount, mentions_other_charges, select_documents
 
 __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 
@@ -65,26 +65,6 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
 
 
 # -- fee ---------------------------------------------------------------------------
-
-
-def fee_value(text: Text, fee: FeeToday) -> str:
-    """One channel's fee on the day, as said to a person (also the desk's printed checklist)."""
-    amounts = ", ".join(format_amount(a) for a in fee.amounts)
-    if fee.kind == "expired":
-        return text("fee_expired", amounts=amounts, date=_date(fee.expired_on)) if fee.expired_on else text("fee_unknown")
-    if fee.kind == "free":
-        value = text("fee_free")
-    elif fee.kind == "amount":
-        value = amounts
-    else:
-        return text("fee_unknown")
-    if fee.until is not None:
-        then = ", ".join(format_amount(a) for a in fee.then) if fee.then else text("fee_free_lower")
-        then = then if fee.then or fee.then_free else text("fee_then_unknown")
-        value = text("fee_until", value=value, date=_date(fee.until), then=then)
-    if fee.abroad:
-        value = text("fee_abroad", value=value)
-    return value
 
 
 def _merged(pairs: list[tuple[str, str]], text: Text) -> list[str]:
