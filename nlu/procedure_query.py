@@ -4,7 +4,8 @@ A citizen's message is rarely just a name: "Bố em mới mất. Giờ em muốn
 chứng tử cho bố, cần mang những giấy gì?" The knowledge search scores by how much
 of the query a name covers, so the linker searches the whole message and each of
 its sentences / clauses, in the canonical form (short forms expanded), without
-the words that ask *about* a procedure (question_phrases.yml). Words typed with
+the words that ask *about* a procedure (question_phrases.yml; the aspect anchors of
+nlu/aspects.yml are made light in the search instead, `asking_words`). Words typed with
 diacritics keep them: the search compares them by spelling, so "còn lệ phí thì
 sao" does not name "nhận cha, mẹ, con" nor "thế" a card ("thẻ").
 """
@@ -19,6 +20,7 @@ import yaml
 from nlu.normalize import DOSSIER_TOKEN, PHONE_TOKEN, Lexicon, marked_words, normalize, replace_phrases
 
 QUESTION_PHRASES_FILE = Path(__file__).resolve().parent / "question_phrases.yml"
+ASPECTS_FILE = Path(__file__).resolve().parent / "aspects.yml"
 # Sentence and clause breaks people type; the comma matters in long questions. A dot,
 # comma or colon followed by a letter or digit is inside a code or number, not a break.
 _CLAUSE_BREAK = re.compile(r"(?:[?!;\n()]|[.,:](?!\w))+")
@@ -49,6 +51,17 @@ class QuestionPhrases:
         """The marked words (folded, typed) without the question phrases, matched folded."""
         found = [(m.start(), m.end(), "") for m in self._pattern.finditer(" ".join(f for f, _ in words))]
         return " ".join(w for _, w in replace_phrases(words, lambda _: found, lambda _: []))
+
+
+def asking_words(path: Path = ASPECTS_FILE) -> list[str]:
+    """The aspect anchors of aspects.yml, weak ones too: words that ask about a part of a procedure
+    ("trình tự thực hiện", "thành phần hồ sơ", "ở xã"), light in the linker's searches (they add to a
+    name that has them and cost nothing to one that has not). Raises ValueError on another shape."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    groups = [raw.get("anchors") or {}, raw.get("weak_anchors") or {}]
+    if not all(isinstance(g, dict) and all(isinstance(v, list) for v in g.values()) for g in groups):
+        raise ValueError(f"{path}: expected `anchors` and `weak_anchors` as {{aspect: [phrase, ...]}}")
+    return [str(p) for group in groups for phrases in group.values() for p in phrases]
 
 
 def procedure_queries(text: str, lexicon: Lexicon, phrases: QuestionPhrases) -> list[str]:
