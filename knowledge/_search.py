@@ -260,7 +260,7 @@ class Linking:
     """
 
     light: Optional[LightWords] = None
-    dilution: float = 0.25
+    dilution: float = 0.3
     close_share: float = 0.9
 
 

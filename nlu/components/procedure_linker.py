@@ -55,7 +55,7 @@ class ProcedureLinker(GraphComponent):
             # YAML whose aspect anchors (the words that ask about a part) cost a name nothing
             "aspects": str(ASPECTS_FILE),
             # how much a word of the message that no close candidate has counts against a name
-            "chatter_weight": 0.25,
+            "chatter_weight": 0.3,
             # close candidates (whose words tell procedures apart) score at least this share of
             # the best when the message's other words are counted at chatter_weight
             "close_share": 0.9,
