@@ -59,6 +59,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from ._names import base_name
 from ._text import marked_tokens
 
 __all__ = [
@@ -101,6 +102,8 @@ _CANDIDATE_SHARE = 0.5
 _FOLDED_ONLY = 0.35
 # How many of the best hits the common-case rule looks at (whatever k the caller asks).
 _FAMILY_SIZE = 8
+# Share of the lighter official name's (IDF-weighted) words two names have in common to be variants of one.
+LOOK_ALIKE = 0.75
 
 Phrase = tuple[str, ...]
 _first, _second = itemgetter(0), itemgetter(1)
@@ -300,7 +303,7 @@ class SearchIndex:
 
     # Raise when the index's structure or scoring changes: a model's stored index of another
     # version is then not shared (and `make` retrains the model anyway).
-    VERSION = 1
+    VERSION = 2
 
     def __init__(
         self,
@@ -358,6 +361,8 @@ class SearchIndex:
         self._idf = {w: math.log(1 + total / df) for w, df in document_frequency.items()}
         self._unknown_idf = math.log(1 + total)
         self._codes = [code for code, *_ in raw]
+        self._name_words = {code: frozenset(t for t, _ in marked_tokens(base_name(text)))
+                            for code, text, kind, _ in raw if kind == "name"}
         self._texts = [text for _, text, *_ in raw]
         postings: dict[str, set[int]] = defaultdict(set)
         any_spelling: dict[str, set[int]] = defaultdict(set)
@@ -391,6 +396,21 @@ class SearchIndex:
 
     def __len__(self) -> int:
         return len(self._codes)
+
+    def weight(self, word: str) -> float:
+        """How much a folded word tells names apart (its IDF over the entries; rare words weigh most)."""
+        return self._idf.get(word, self._unknown_idf)
+
+    def look_alike(self, code: str, other: str) -> bool:
+        """Whether two procedures are variants of one: their official names (without brackets) share
+        at least `LOOK_ALIKE` of the lighter name's words, weighed by `weight` ("đăng ký lại khai
+        sinh", "cấp thẻ căn cước cho người dưới 14 tuổi", one name at two levels); "đăng ký kết hôn"
+        and "đăng ký khai sinh kết hợp …" share only common words."""
+        own, theirs = self._name_words.get(code), self._name_words.get(other)
+        if not own or not theirs or code == other:
+            return False
+        lighter = min(sum(map(self.weight, own)), sum(map(self.weight, theirs)))
+        return sum(map(self.weight, own & theirs)) >= LOOK_ALIKE * lighter
 
     def _drop_fillers(self, words: Sequence[Word], uncertain_too: bool = False) -> list[Word]:
         """Words without fillers; uncertain ones ("thi": "thì" or "dự thi") stay unless ``uncertain_too``."""
@@ -603,10 +623,12 @@ class SearchIndex:
     ) -> list[tuple[str, tuple[float, int, int]]]:
         """Look-alikes the words cannot tell apart: the common case first, the others MARGIN behind.
 
-        When every hit within MARGIN of the best has the same words of the query (they differ
-        only in words the person did not type: a level, "lại", "dưới 14 tuổi"), the query names
+        When every hit within MARGIN of the best has the same words of the query and they are
+        variants of one procedure (`look_alike`: they differ only in words the person did not
+        type: a level, "lại", "dưới 14 tuổi"), the query names
         their family, not one of them: the curated procedure (the common case a guide was written
-        for) or else the best hit leads, and the others stay in the ranking as its variants.
+        for; of several, the one the words fit best by MARGIN/2 at least, else the person chooses)
+        or else the best hit leads, and the others stay in the ranking as its variants.
         """
         if len(ranked) < 2:
             return ranked
@@ -623,9 +645,11 @@ class SearchIndex:
         if len({words(item) for item in tied}) > 1:
             return ranked
         curated = [item for item in tied if self._bonus[item[1][1]] > 0]
-        if len(curated) > 1:  # two common cases: the person chooses
-            return ranked
+        if len(curated) > 1 and curated[0][1][0] - curated[1][1][0] < MARGIN / 2:
+            return ranked  # two common cases the words fit as well ("bằng lái": đổi or cấp lại): the person chooses
         common = curated[0] if curated else tied[0]
+        if not all(item is common or self.look_alike(common[0], item[0]) for item in tied):
+            return ranked  # the same words fit different procedures ("đăng ký"): the person chooses
         lead = common[1][0]
         lowered = [(code, (score if code == common[0] else min(score, lead - MARGIN), entry_id, number))
                    for code, (score, entry_id, number) in ranked]
