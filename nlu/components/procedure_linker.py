@@ -28,7 +28,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from knowledge._search import LightWords, Linking, share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
-from nlu.procedure_query import ASPECTS_FILE, QUESTION_PHRASES_FILE, QuestionPhrases, asking_words, procedure_queries
+from nlu.procedure_query import (
+    ASPECTS_FILE,
+    QUESTION_PHRASES_FILE,
+    QuestionPhrases,
+    TypedShortForms,
+    asking_words,
+    procedure_queries,
+)
 
 PROCEDURES = "procedures"
 
@@ -91,6 +98,7 @@ class ProcedureLinker(GraphComponent):
         self._lexicon: Lexicon | None = None
         self._phrases: QuestionPhrases | None = None
         self._linking: Linking | None = None
+        self._shorts: TypedShortForms | None = None
 
     @classmethod
     def create(
@@ -105,6 +113,7 @@ class ProcedureLinker(GraphComponent):
             self._lexicon = Lexicon.from_yaml(Path(self.config["lexicon"]))
             self._phrases = QuestionPhrases.from_yaml(Path(self.config["question_phrases"]), self._lexicon)
             light = LightWords(asking_words(Path(self.config["aspects"])))
+            self._shorts = TypedShortForms.from_yaml(Path(self.config["lexicon"]), self._lexicon)
         except (OSError, ValueError) as e:
             raise ValueError(f"ProcedureLinker: cannot read its word lists: {e}") from e
         from knowledge._knowledge_base import index_key
@@ -114,7 +123,8 @@ class ProcedureLinker(GraphComponent):
         self._index = kb.index  # the knowledge base's own search, frozen into the model
         self._names = {p.code: p.name for p in kb.procedures}
         artefact = {"index": self._index, "index_key": index_key(), "names": self._names,
-                    "lexicon": self._lexicon, "phrases": self._phrases, "linking": self._linking}
+                    "lexicon": self._lexicon, "phrases": self._phrases, "linking": self._linking,
+                    "shorts": self._shorts}
         with self._storage.write_to(self._resource) as model_dir:
             (model_dir / "index.pickle").write_bytes(pickle.dumps(artefact, protocol=pickle.HIGHEST_PROTOCOL))
         return self._resource
@@ -138,7 +148,7 @@ class ProcedureLinker(GraphComponent):
             component._index = share_index(key, lambda: artefact["index"]) if key else artefact["index"]
             component._names = artefact["names"]
             component._lexicon, component._phrases = artefact["lexicon"], artefact["phrases"]
-            component._linking = artefact["linking"]
+            component._linking, component._shorts = artefact["linking"], artefact["shorts"]
         except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"ProcedureLinker: the model has no procedure index ({resource.name}): {e}") from e
         return component
@@ -154,7 +164,7 @@ class ProcedureLinker(GraphComponent):
             return []
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
-        queries = procedure_queries(text, self._lexicon, self._phrases)
+        queries = procedure_queries(text, self._lexicon, self._phrases, self._shorts)
         for position, query in enumerate(queries):
             is_context = 0 < position < len(queries) - 1
             weight = self.config["context_clause_weight"] if is_context else 1.0
