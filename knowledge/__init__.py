@@ -18,13 +18,13 @@ from ._documents import (
 )
 from ._fees import Amount, FeeToday, fee_on, format_amount, mentions_other_charges
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
-from ._names import base_name, display_name, distinct_names, how_it_differs, shorten
+from ._names import NAME_CHARS, base_name, display_name, distinct_names, how_it_differs, shorten
 from ._search import MENTIONED, link_decision
 from ._text import fold, fold_words
 from .schema import Guide, Procedure
 
 __all__ = [
-    "MENTIONED", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide", "KnowledgeBase", "Procedure",
+    "MENTIONED", "NAME_CHARS", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide", "KnowledgeBase", "Procedure",
     "SearchHit", "base_name", "clean_name", "display_name", "distinct_names", "document_key", "fee_on", "find_document",
     "fold", "fold_words", "form_codes", "format_amount", "how_it_differs", "link_decision", "load_knowledge",
     "mentions_other_charges", "normal_code", "select_documents", "shorten",

@@ -16,7 +16,16 @@ from flows.actions.answers.sections import BUILDERS
 from flows.engine import ActionContext
 from flows.replies import Button, Link, Reply
 from flows.responses import intent_payload
-from knowledge import MENTIONED, distinct_names, fold, how_it_differs, link_decision, normal_code, shorten
+from knowledge import (
+    MENTIONED,
+    NAME_CHARS,
+    distinct_names,
+    fold,
+    how_it_differs,
+    link_decision,
+    normal_code,
+    shorten,
+)
 from nlu.acts import ASPECT_OF_INTENT, ASPECTS
 from nlu.acts import QUESTION_INTENT as ASK_INTENT
 from nlu.result import ProcedureMatch
@@ -138,15 +147,17 @@ def _show_variants(ctx: ActionContext, code: str, variants: list[str]) -> None:
     shown = [p for c in variants if (p := knowledge.get(c)) is not None][:CANDIDATES]
     aspects = (ctx.slots.get("procedure_aspect") or "documents").split(",")
     names = _names(knowledge, [p.code for p in shown])
-    lines = []
+    lines, buttons = [], []
     for number, (procedure, name) in enumerate(zip(shown, names), 1):
         difference = how_it_differs(procedure, common)
         said = fold(difference) in fold(name)  # the short name says it already: "… (cấp xã)"
         lines.append(ctx.text("choice_line_plain" if said else "variant_line", number=number, name=name,
                               difference=difference))
-    hits = [ProcedureMatch(p.code, p.name, 1.0) for p in shown]
-    ctx.say_with_buttons("procedure_info_variants", choice_buttons(hits, ASK_INTENT, knowledge, aspects),
-                         name=_names(knowledge, [code])[0], choices="\n".join(lines), aspect=_aspect_words(ctx, aspects))
+        title = name if said else ctx.text("variant_button", name=shorten(name, NAME_CHARS - len(difference) - 3),
+                                           difference=difference)
+        buttons.append(Button(title, intent_payload(ASK_INTENT, {"procedure": procedure.code, "aspect": ",".join(aspects)})))
+    ctx.say_with_buttons("procedure_info_variants", tuple(buttons), name=_names(knowledge, [code])[0],
+                         choices="\n".join(lines), aspect=_aspect_words(ctx, aspects))
 
 
 def _levels(ctx: ActionContext, procedure: Any) -> str:
