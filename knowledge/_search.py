@@ -259,12 +259,16 @@ class Linking:
     ``light``: the words that ask about a procedure, cost nothing where a name lacks them;
     ``dilution``: how much a word no close candidate has counts against a name that lacks it;
     ``close_share``: close candidates score at least this share of the best with every missing
-    word diluted, so a long story's stray words do not count against the name it mentions.
+    word diluted, so a long story's stray words do not count against the name it mentions;
+    ``sliver``: the dilution rises towards 1 as (1 - the share of the name the message has) to
+    this power: a message that has only a sliver of a name ("xe máy" of "kiểm định khí thải xe
+    mô tô, xe gắn máy") does not mention it.
     """
 
     light: Optional[LightWords] = None
     dilution: float = 0.3
     close_share: float = 0.9
+    sliver: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ class _Reading:
 
     naming_words: list[tuple[float, np.ndarray]]  # (IDF, match strength per entry)
     tokens: list[str]  # the naming words, in the order of naming_words
+    name_coverage: np.ndarray  # share of each entry's words the query has
     query_weight: float  # IDF of all naming words
     query_matched: np.ndarray  # IDF of the naming words each entry has
     shape: np.ndarray  # the bracket of the score formula; 0 where no naming word matches
@@ -581,7 +586,7 @@ class SearchIndex:
         close = self._close(readings, linking)
         best: dict[str, tuple[float, int, int]] = {}
         for number, reading in enumerate(readings):
-            scores = self._scores(reading, close, dilution)
+            scores = self._scores(reading, close, dilution, linking=linking)
             candidates = np.flatnonzero(scores)
             # Several entries (name, aliases, results) share a code: keep enough.
             keep = min(len(candidates), 8 * k + 40)
@@ -612,7 +617,7 @@ class SearchIndex:
             close |= (reading.strict >= _CANDIDATE_SHARE * top) & (reading.strict >= floor)
         if linking is None:
             return close
-        relaxed = [self._scores(reading, close, linking.dilution, bonus=False) for reading in readings]
+        relaxed = [self._scores(reading, close, linking.dilution, bonus=False, linking=linking) for reading in readings]
         top = max(float(r.max()) for r in relaxed)
         for scores in relaxed:
             close |= scores >= linking.close_share * top
@@ -718,15 +723,20 @@ class SearchIndex:
         shape *= _TYPO_FACTOR**typos
         shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        return _Reading(naming_words, naming_tokens, query_weight, query_matched, shape,
+        return _Reading(naming_words, naming_tokens, name_coverage, query_weight, query_matched, shape,
                         query_matched / query_weight * shape)
 
-    def _scores(self, reading: _Reading, close: np.ndarray, dilution: float = _DILUTION, bonus: bool = True) -> np.ndarray:
+    def _scores(
+        self, reading: _Reading, close: np.ndarray, dilution: float = _DILUTION, bonus: bool = True,
+        linking: Optional[Linking] = None,
+    ) -> np.ndarray:
         """Final score of every entry for one reading (0 where no naming word matches).
 
         Every naming word the name lacks counts against it: fully when a close
         candidate has the word, at _DILUTION when none has, for then it is the
-        user's own situation ("nhà em vừa có em bé"), not a variant.
+        user's own situation ("nhà em vừa có em bé"), not a variant. Linking a
+        message, such a word counts at `Linking.dilution` against a name the
+        message mentions whole, and more the less of the name it has.
         """
         chatter = [(weight, strength) for weight, strength in reading.naming_words if not strength[close].any()]
         scores = reading.strict
@@ -735,6 +745,8 @@ class SearchIndex:
             chatter_matched = sum(strength for _, strength in chatter)
             matched = reading.query_matched
             missing = reading.query_weight - chatter_weight - (matched - chatter_matched)
+            if linking is not None:  # a sliver of a name ("xe máy" of a long one) is no mention of it
+                dilution = dilution + (1 - dilution) * (1 - np.minimum(reading.name_coverage, 1.0)) ** linking.sliver
             missing += dilution * (chatter_weight - chatter_matched)
             scores = matched / np.maximum(matched + missing, 1e-9) * reading.shape
         return np.where(reading.shape > 0, np.minimum(1.0, scores + (self._bonus if bonus else 0.0)), 0.0)

@@ -66,6 +66,9 @@ class ProcedureLinker(GraphComponent):
             # close candidates (whose words tell procedures apart) score at least this share of
             # the best when the message's other words are counted at chatter_weight
             "close_share": 0.9,
+            # the chatter weight rises towards 1 as (1 - the share of a name the message has) to this
+            # power: a sliver of a name ("xe máy" of a long one) is no mention of it
+            "sliver": 2.0,
         }
 
     @classmethod
@@ -118,7 +121,7 @@ class ProcedureLinker(GraphComponent):
             raise ValueError(f"ProcedureLinker: cannot read its word lists: {e}") from e
         from knowledge._knowledge_base import index_key
 
-        self._linking = Linking(light, self.config["chatter_weight"], self.config["close_share"])
+        self._linking = Linking(light, self.config["chatter_weight"], self.config["close_share"], self.config["sliver"])
         kb = load_knowledge()
         self._index = kb.index  # the knowledge base's own search, frozen into the model
         self._names = {p.code: p.name for p in kb.procedures}
