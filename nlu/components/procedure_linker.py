@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge._search import LightWords, Linking, share_index
+from knowledge._search import LightWords, Linking, link_decision, share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
 from nlu.procedure_query import (
@@ -168,10 +168,18 @@ class ProcedureLinker(GraphComponent):
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
         queries = procedure_queries(text, self._lexicon, self._phrases, self._shorts)
+        whole: set[str] = set()
         for position, query in enumerate(queries):
             is_context = 0 < position < len(queries) - 1
             weight = self.config["context_clause_weight"] if is_context else 1.0
-            for code, score, _matched in self._index.search(query, top_k, linking=self._linking):
+            hits = self._index.search(query, top_k, linking=self._linking)
+            if position == 0:
+                whole = {code for code, _, _ in hits}
+            elif link_decision([score for _, score, _ in hits]) != "confident":
+                # A clause that alone fits many procedures ("đăng ký ở đâu") adds only those the whole
+                # message fits too: its look-alikes of a name said elsewhere, not every "đăng ký …".
+                hits = [hit for hit in hits if hit[0] in whole]
+            for code, score, _matched in hits:
                 if weight * score > best.get(code, 0.0):
                     best[code] = weight * float(score)
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]
