@@ -45,6 +45,19 @@ Calibration (`link_decision`, `CONFIDENT`, `MARGIN`, `MENTIONED`): 1.0 is
 exactly a name or alias, also wrapped in filler and question words; the
 common name of a procedure is ahead of its variants by more than MARGIN
 ("đăng ký kết hôn": 1.0, "đăng ký lại kết hôn" 0.83).
+
+Look-alikes the words cannot tell apart (`_common_case`): when the hits within
+MARGIN of the best all have the same words of the query and are variants of one
+procedure (`look_alike`: one name at several levels, "lại", "dưới 14 tuổi"), the
+common case (the guided one, else the best) leads and the others stay MARGIN
+behind, one tap away in the flows; two guided ones the words fit as well, or the
+same words fitting different procedures ("đăng ký"), still ask.
+
+Linking a whole message (`Linking`, the NLU's ProcedureLinker): the words that
+ask about a part (nlu/aspects.yml anchors) are light; a word no close candidate
+has counts at `Linking.dilution`, more the less of a name the message has; the
+close candidates are those the message mentions nearly as well as the best one,
+so a name mentioned inside a long story scores close to the name alone.
 """
 
 from __future__ import annotations
