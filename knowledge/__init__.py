@@ -18,14 +18,15 @@ from ._documents import (
 )
 from ._fees import VIETNAM, Amount, FeeToday, fee_on, fee_value, format_amount, in_vietnam, mentions_other_charges, vietnam_date
 from ._knowledge_base import KnowledgeBase, SearchHit, load_knowledge
-from ._names import display_name, distinct_names, shorten
+from ._names import NAME_CHARS, base_name, display_name, distinct_names, how_it_differs, shorten
 from ._search import MENTIONED, link_decision
 from ._text import fold, fold_words
 from .schema import Guide, Procedure
 
 __all__ = [
-    "MENTIONED", "VIETNAM", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide", "KnowledgeBase", "Procedure",
-    "SearchHit", "clean_name", "display_name", "distinct_names", "document_key", "fee_on", "fee_value", "find_document", "fold",
-    "fold_words", "form_codes", "format_amount", "in_vietnam", "link_decision", "load_knowledge", "mentions_other_charges",
-    "normal_code", "select_documents", "shorten", "vietnam_date",
+    "MENTIONED", "NAME_CHARS", "VIETNAM", "Amount", "CoreDocument", "DocumentSelection", "FeeToday", "Guide",
+    "KnowledgeBase", "Procedure", "SearchHit", "base_name", "clean_name", "display_name", "distinct_names",
+    "document_key", "fee_on", "fee_value", "find_document", "fold", "fold_words", "form_codes", "format_amount",
+    "how_it_differs", "in_vietnam", "link_decision", "load_knowledge", "mentions_other_charges", "normal_code",
+    "select_documents", "shorten", "vietnam_date",
 ]

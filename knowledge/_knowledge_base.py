@@ -237,6 +237,10 @@ class KnowledgeBase:
         users = self._forms.get(normal_code(code), [])
         return sorted(users, key=lambda c: (c not in self._guides_by_code, code_key(c)))
 
+    def look_alikes(self, code: str, codes: list[str]) -> list[str]:
+        """The `codes` that are variants of the procedure `code` (`SearchIndex.look_alike`), in order."""
+        return [other for other in codes if self.index.look_alike(code, other)]
+
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """Procedures matching the words, best first; insensitive to diacritics and case."""
         if not fold(query):

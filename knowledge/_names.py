@@ -8,10 +8,12 @@ from typing import Optional, Sequence
 from ._text import fold
 from .schema import Guide, Procedure
 
-__all__ = ["NAME_CHARS", "display_name", "distinct_names", "shorten"]
+__all__ = ["NAME_CHARS", "base_name", "display_name", "distinct_names", "how_it_differs", "shorten"]
 
 NAME_CHARS = 60
 _PREFIX = re.compile(r"^(thủ tục|thủ tục hành chính)\s+", re.I)
+_BRACKETS = re.compile(r"\s*\([^()]*\)")
+_WORD = re.compile(r"\w+")
 # Where an official name's qualifiers start: brackets, ";", ", " lists, "đối với", "trong trường hợp".
 _TAIL = re.compile(
     r"\s*(\(|;|:|\s-\s| đối với | trong (?:các )?trường hợp | theo quy định | thuộc thẩm quyền | do cơ quan )", re.I
@@ -74,3 +76,39 @@ def distinct_names(procedures: Sequence[Procedure], guides: Sequence[Optional[Gu
             result[i] = shorten(name, NAME_CHARS - 11) + f" ({procedures[i].code})"
         seen[key] = i
     return result
+
+
+def base_name(name: str) -> str:
+    """The official name without "Thủ tục" and without what brackets add ("(thực hiện tại cấp tỉnh)")."""
+    return _PREFIX.sub("", " ".join(_BRACKETS.sub("", name).split()))
+
+
+_DIFFERENCE_CHARS = 40
+
+
+def how_it_differs(variant: Procedure, common: Procedure) -> str:
+    """What a variant says that the common case does not, in its own words: "lại khai sinh",
+    "có yếu tố nước ngoài", "dưới 14 tuổi"; the level when only the level differs ("cấp xã")."""
+    theirs = {fold(w) for w in _WORD.findall(base_name(common.name))}
+    own = _WORD.findall(base_name(variant.name))
+    differs = [fold(w) not in theirs for w in own]
+    for i in range(1, len(own)):  # "dưới" goes with the age after it: "dưới 14 tuổi"
+        if not differs[i] and (own[i].isdigit() and differs[i - 1] or i > 1 and own[i - 1].isdigit() and differs[i - 2]):
+            differs[i] = True
+    runs: list[list[str]] = []
+    for i, word in enumerate(own):
+        if differs[i]:
+            if i and differs[i - 1]:
+                runs[-1].append(word)
+            else:
+                runs.append([word])
+    if runs:
+        return shorten(", ".join(" ".join(run) for run in runs), _DIFFERENCE_CHARS)
+    # The same name: what its brackets say ("thực hiện tại cấp huyện"), else its level.
+    brackets = [b.strip(" ()") for b in _BRACKETS.findall(variant.name)]
+    if brackets and brackets != [b.strip(" ()") for b in _BRACKETS.findall(common.name)]:
+        return shorten(brackets[-1], _DIFFERENCE_CHARS)
+    levels = [lv for lv in variant.levels if lv not in common.levels]
+    if levels:
+        return _LEVEL_WORDS[levels[0]]
+    return shorten(_short_official(variant.name), _DIFFERENCE_CHARS)

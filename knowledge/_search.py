@@ -45,6 +45,19 @@ Calibration (`link_decision`, `CONFIDENT`, `MARGIN`, `MENTIONED`): 1.0 is
 exactly a name or alias, also wrapped in filler and question words; the
 common name of a procedure is ahead of its variants by more than MARGIN
 ("đăng ký kết hôn": 1.0, "đăng ký lại kết hôn" 0.83).
+
+Look-alikes the words cannot tell apart (`_common_case`): when the hits within
+MARGIN of the best all have the same words of the query and are variants of one
+procedure (`look_alike`: one name at several levels, "lại", "dưới 14 tuổi"), the
+common case (the guided one, else the best) leads and the others stay MARGIN
+behind, one tap away in the flows; two guided ones the words fit as well, or the
+same words fitting different procedures ("đăng ký"), still ask.
+
+Linking a whole message (`Linking`, the NLU's ProcedureLinker): the words that
+ask about a part (nlu/aspects.yml anchors) are light; a word no close candidate
+has counts at `Linking.dilution`, more the less of a name the message has; the
+close candidates are those the message mentions nearly as well as the best one,
+so a name mentioned inside a long story scores close to the name alone.
 """
 
 from __future__ import annotations
@@ -59,9 +72,13 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from ._names import base_name
 from ._text import marked_tokens
 
-__all__ = ["AMBIGUOUS", "CONFIDENT", "EXACT", "MARGIN", "MENTIONED", "SearchIndex", "Vocabulary", "link_decision"]
+__all__ = [
+    "AMBIGUOUS", "CONFIDENT", "EXACT", "MARGIN", "MENTIONED", "LightWords", "Linking", "SearchIndex", "Vocabulary",
+    "link_decision",
+]
 
 # At or above, and ahead of the runner-up by MARGIN: the query names this procedure.
 CONFIDENT = 0.55
@@ -96,6 +113,10 @@ _TOGETHER = 0.05
 _CANDIDATE_SHARE = 0.5
 # How much a word typed with diacritics counts where the name spells it differently.
 _FOLDED_ONLY = 0.35
+# How many of the best hits the common-case rule looks at (whatever k the caller asks).
+_FAMILY_SIZE = 8
+# Share of the lighter official name's (IDF-weighted) words two names have in common to be variants of one.
+LOOK_ALIKE = 0.75
 
 Phrase = tuple[str, ...]
 _first, _second = itemgetter(0), itemgetter(1)
@@ -220,11 +241,56 @@ class _SpelledPhrases:
         return None
 
 
+class LightWords(_SpelledPhrases):
+    """Phrases a caller makes light for its searches: the words that ask about a part of a
+    procedure ("trình tự thực hiện", "thành phần hồ sơ") and formal openers ("đề nghị cho biết").
+
+    Like the question words of fillers.yml `generic`: they add to a name that has them, cost
+    nothing where it has not, and never make a match on their own. Matched by spelling as typed.
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        super().__init__(tuple(marked_tokens(p)) for p in phrases)
+
+    def positions(self, words: Sequence[Word]) -> set[int]:
+        """Indices of the words that are part of a light phrase (longest match first)."""
+        found: set[int] = set()
+        i = 0
+        while i < len(words):
+            match = self.find(words, i)
+            length = match[0] if match else 1
+            if match:
+                found.update(range(i, i + length))
+            i += length
+        return found
+
+
+@dataclass(frozen=True)
+class Linking:
+    """How the linker searches a whole message (`SearchIndex.search`).
+
+    ``light``: the words that ask about a procedure, cost nothing where a name lacks them;
+    ``dilution``: how much a word no close candidate has counts against a name that lacks it;
+    ``close_share``: close candidates score at least this share of the best with every missing
+    word diluted, so a long story's stray words do not count against the name it mentions;
+    ``sliver``: the dilution rises towards 1 as (1 - the share of the name the message has) to
+    this power: a message that has only a sliver of a name ("xe máy" of "kiểm định khí thải xe
+    mô tô, xe gắn máy") does not mention it.
+    """
+
+    light: Optional[LightWords] = None
+    dilution: float = 0.3
+    close_share: float = 0.9
+    sliver: float = 2.0
+
+
 @dataclass(frozen=True)
 class _Reading:
     """One reading of a query, scored strictly (every missing naming word counts fully)."""
 
     naming_words: list[tuple[float, np.ndarray]]  # (IDF, match strength per entry)
+    tokens: list[str]  # the naming words, in the order of naming_words
+    name_coverage: np.ndarray  # share of each entry's words the query has
     query_weight: float  # IDF of all naming words
     query_matched: np.ndarray  # IDF of the naming words each entry has
     shape: np.ndarray  # the bracket of the score formula; 0 where no naming word matches
@@ -255,7 +321,7 @@ class SearchIndex:
 
     # Raise when the index's structure or scoring changes: a model's stored index of another
     # version is then not shared (and `make` retrains the model anyway).
-    VERSION = 1
+    VERSION = 2
 
     def __init__(
         self,
@@ -313,6 +379,8 @@ class SearchIndex:
         self._idf = {w: math.log(1 + total / df) for w, df in document_frequency.items()}
         self._unknown_idf = math.log(1 + total)
         self._codes = [code for code, *_ in raw]
+        self._name_words = {code: frozenset(t for t, _ in marked_tokens(base_name(text)))
+                            for code, text, kind, _ in raw if kind == "name"}
         self._texts = [text for _, text, *_ in raw]
         postings: dict[str, set[int]] = defaultdict(set)
         any_spelling: dict[str, set[int]] = defaultdict(set)
@@ -347,19 +415,38 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self._codes)
 
+    def weight(self, word: str) -> float:
+        """How much a folded word tells names apart (its IDF over the entries; rare words weigh most)."""
+        return self._idf.get(word, self._unknown_idf)
+
+    def look_alike(self, code: str, other: str) -> bool:
+        """Whether two procedures are variants of one: their official names (without brackets) share
+        at least `LOOK_ALIKE` of the lighter name's words, weighed by `weight` ("đăng ký lại khai
+        sinh", "cấp thẻ căn cước cho người dưới 14 tuổi", one name at two levels); "đăng ký kết hôn"
+        and "đăng ký khai sinh kết hợp …" share only common words."""
+        own, theirs = self._name_words.get(code), self._name_words.get(other)
+        if not own or not theirs or code == other:
+            return False
+        lighter = min(sum(map(self.weight, own)), sum(map(self.weight, theirs)))
+        return sum(map(self.weight, own & theirs)) >= LOOK_ALIKE * lighter
+
     def _drop_fillers(self, words: Sequence[Word], uncertain_too: bool = False) -> list[Word]:
         """Words without fillers; uncertain ones ("thi": "thì" or "dự thi") stay unless ``uncertain_too``."""
-        kept: list[Word] = []
+        return [words[i] for i in self._kept(words, uncertain_too)]
+
+    def _kept(self, words: Sequence[Word], uncertain_too: bool = False) -> list[int]:
+        """Indices of the words that are not fillers (see `_drop_fillers`)."""
+        kept: list[int] = []
         i = 0
         while i < len(words):
             found = self._fillers.find(words, i)
             if found is None:
-                kept.append(words[i])
+                kept.append(i)
                 i += 1
                 continue
             length, certain = found
             if not certain and not uncertain_too:
-                kept += words[i : i + length]
+                kept += range(i, i + length)
             i += length
         return kept
 
@@ -413,17 +500,17 @@ class SearchIndex:
             return None
         return max(candidates, key=lambda c: (-self._idf[c], c))
 
-    def work(self, query: str) -> dict[str, int]:
+    def work(self, query: str, light: Optional[LightWords] = None) -> dict[str, int]:
         """What searching ``query`` takes: its words, distinct synonym phrases, synonym choices tried, readings kept.
 
         For tests and bench/search_cost.py: the bound on a query's work is asserted on these counts, not on time.
         """
         tally: dict[str, int] = {}
-        self._variants(query, tally)
+        self._variants(query, tally, light)
         return tally
 
     def _variants(
-        self, query: str, tally: Optional[dict[str, int]] = None
+        self, query: str, tally: Optional[dict[str, int]] = None, light: Optional[LightWords] = None
     ) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
         """Readings of the query: as typed and with colloquial synonyms; (words, typos).
 
@@ -463,10 +550,13 @@ class SearchIndex:
             for key, phrase in pieces:
                 picked = 0 if key is None else choice[slot[key]]
                 chosen += choices[key][picked - 1] if key is not None and picked else phrase
-            reading = self._drop_fillers(chosen)
+            kept = self._kept(chosen)
+            reading = [chosen[i] for i in kept]
+            lit = light.positions(chosen) if light is not None else set()
             typos = 0
             corrected: dict[str, tuple[Optional[str], bool]] = {}
-            for token, form, soft in self._roles(reading):
+            for i, (token, form, soft) in zip(kept, self._roles(reading)):
+                soft = soft or i in lit
                 if token not in corrections:
                     corrections[token] = self._correct(token)
                 fixed = corrections[token]
@@ -487,33 +577,101 @@ class SearchIndex:
             tally.update(words=len(words), synonyms=len(choices), combinations=tried, readings=len(variants))
         return variants
 
-    def search(self, query: str, k: int = 5) -> list[tuple[str, float, str]]:
-        """Best procedures for ``query``: (code, score, matched text), best first."""
+    def search(
+        self, query: str, k: int = 5, linking: Optional[Linking] = None
+    ) -> list[tuple[str, float, str]]:
+        """Best procedures for ``query``: (code, score, matched text), best first.
+
+        With ``linking`` (a whole message, not a query typed into a search box): its light
+        words cost nothing, and a name mentioned inside the message scores close to the name
+        alone (see `Linking`).
+        """
         if k <= 0:
             return []
+        light = linking.light if linking is not None else None
+        dilution = linking.dilution if linking is not None else _DILUTION
         # Readings share most words: each word's matches are worked out once.
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]] = {}
-        readings = [r for words, typos in self._variants(query) if (r := self._reading(words, typos, matches)) is not None]
+        readings = [r for words, typos in self._variants(query, light=light)
+                    if (r := self._reading(words, typos, matches)) is not None]
         if not readings:
             return []
-        # The close candidates of every reading decide which words tell procedures apart.
-        top = max(float(r.strict.max()) for r in readings)
-        close = np.zeros(len(self._codes), dtype=bool)
-        for reading in readings:
-            close |= reading.strict >= _CANDIDATE_SHARE * top
-        best: dict[str, tuple[float, int]] = {}
-        for reading in readings:
-            scores = self._scores(reading, close)
+        close = self._close(readings, linking)
+        best: dict[str, tuple[float, int, int]] = {}
+        for number, reading in enumerate(readings):
+            scores = self._scores(reading, close, dilution, linking=linking)
             candidates = np.flatnonzero(scores)
             # Several entries (name, aliases, results) share a code: keep enough.
             keep = min(len(candidates), 8 * k + 40)
             kept = candidates[np.argpartition(-scores[candidates], keep - 1)[:keep]] if keep < len(candidates) else candidates
             for entry_id, score in zip(kept.tolist(), scores[kept].tolist()):
                 code = self._codes[entry_id]
-                if score > best.get(code, (0.0, -1))[0]:
-                    best[code] = (score, entry_id)
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
-        return [(code, round(score, 4), self._texts[entry_id]) for code, (score, entry_id) in ranked]
+                if score > best.get(code, (0.0, -1, -1))[0]:
+                    best[code] = (score, entry_id, number)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[: max(k, _FAMILY_SIZE)]
+        ranked = self._common_case(ranked, readings)[:k]
+        return [(code, round(score, 4), self._texts[entry_id]) for code, (score, entry_id, _) in ranked]
+
+    def _close(self, readings: list[_Reading], linking: Optional[Linking]) -> np.ndarray:
+        """The close candidates of every reading: their words tell procedures apart.
+
+        A search box's query: the entries scoring at least `_CANDIDATE_SHARE` of the best
+        (every missing word counted). A message: those of them that score at least MENTIONED,
+        and the entries that the message mentions nearly as well as the best one when no missing
+        word is counted fully (`Linking.close_share`), for in a long message every name misses
+        most words, and a name that only shares a stray word ("mẹ", "giấy") with the story must
+        not make that word count against the one the person named.
+        """
+        close = np.zeros(len(self._codes), dtype=bool)
+        top = max(float(r.strict.max()) for r in readings)
+        # A message: only candidates it plausibly names as they stand ("trình báo mất hộ chiếu").
+        floor = MENTIONED if linking is not None else 0.0
+        for reading in readings:
+            close |= (reading.strict >= _CANDIDATE_SHARE * top) & (reading.strict >= floor)
+        if linking is None:
+            return close
+        relaxed = [self._scores(reading, close, linking.dilution, bonus=False, linking=linking) for reading in readings]
+        top = max(float(r.max()) for r in relaxed)
+        for scores in relaxed:
+            close |= scores >= linking.close_share * top
+        return close
+
+    def _common_case(
+        self, ranked: list[tuple[str, tuple[float, int, int]]], readings: list[_Reading]
+    ) -> list[tuple[str, tuple[float, int, int]]]:
+        """Look-alikes the words cannot tell apart: the common case first, the others MARGIN behind.
+
+        When every hit within MARGIN of the best has the same words of the query and they are
+        variants of one procedure (`look_alike`: they differ only in words the person did not
+        type: a level, "lại", "dưới 14 tuổi"), the query names
+        their family, not one of them: the curated procedure (the common case a guide was written
+        for; of several, the one the words fit best by MARGIN/2 at least, else the person chooses)
+        or else the best hit leads, and the others stay in the ranking as its variants.
+        """
+        if len(ranked) < 2:
+            return ranked
+        top = ranked[0][1][0]
+        tied = [item for item in ranked if item[1][0] > top - MARGIN + 1e-9]
+        if len(tied) < 2:
+            return ranked
+
+        def words(item: tuple[str, tuple[float, int, int]]) -> frozenset[str]:
+            _, (_, entry_id, number) = item
+            reading = readings[number]
+            return frozenset(t for t, (_, strength) in zip(reading.tokens, reading.naming_words) if strength[entry_id] > 0)
+
+        if len({words(item) for item in tied}) > 1:
+            return ranked
+        curated = [item for item in tied if self._bonus[item[1][1]] > 0]
+        if len(curated) > 1 and curated[0][1][0] - curated[1][1][0] < MARGIN / 2:
+            return ranked  # two common cases the words fit as well ("bằng lái": đổi or cấp lại): the person chooses
+        common = curated[0] if curated else tied[0]
+        if not all(item is common or self.look_alike(common[0], item[0]) for item in tied):
+            return ranked  # the same words fit different procedures ("đăng ký"): the person chooses
+        lead = common[1][0]
+        lowered = [(code, (score if code == common[0] else min(score, lead - MARGIN), entry_id, number))
+                   for code, (score, entry_id, number) in ranked]
+        return sorted(lowered, key=lambda item: (item[0] != common[0], -item[1][0], item[0]))
 
     def _matches(self, token: str, form: Optional[str]) -> tuple[np.ndarray, np.ndarray]:
         """(IDF-weighted match strength, 1 where the folded word is) of every entry for one query word."""
@@ -549,6 +707,7 @@ class SearchIndex:
         found = np.zeros(size)
         # (IDF, match strength per entry) of each naming word
         naming_words: list[tuple[float, np.ndarray]] = []
+        naming_tokens: list[str] = []
         for token, form, soft in words:
             key = (token, form)
             if key not in matches:
@@ -560,6 +719,7 @@ class SearchIndex:
             if not soft:
                 query_matched += strength
                 naming_words.append((self._idf.get(token, self._unknown_idf), strength))
+                naming_tokens.append(token)
         named = query_matched > 0
         if not named.any():
             return None
@@ -576,14 +736,20 @@ class SearchIndex:
         shape *= _TYPO_FACTOR**typos
         shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        return _Reading(naming_words, query_weight, query_matched, shape, query_matched / query_weight * shape)
+        return _Reading(naming_words, naming_tokens, name_coverage, query_weight, query_matched, shape,
+                        query_matched / query_weight * shape)
 
-    def _scores(self, reading: _Reading, close: np.ndarray) -> np.ndarray:
+    def _scores(
+        self, reading: _Reading, close: np.ndarray, dilution: float = _DILUTION, bonus: bool = True,
+        linking: Optional[Linking] = None,
+    ) -> np.ndarray:
         """Final score of every entry for one reading (0 where no naming word matches).
 
         Every naming word the name lacks counts against it: fully when a close
         candidate has the word, at _DILUTION when none has, for then it is the
-        user's own situation ("nhà em vừa có em bé"), not a variant.
+        user's own situation ("nhà em vừa có em bé"), not a variant. Linking a
+        message, such a word counts at `Linking.dilution` against a name the
+        message mentions whole, and more the less of the name it has.
         """
         chatter = [(weight, strength) for weight, strength in reading.naming_words if not strength[close].any()]
         scores = reading.strict
@@ -592,9 +758,11 @@ class SearchIndex:
             chatter_matched = sum(strength for _, strength in chatter)
             matched = reading.query_matched
             missing = reading.query_weight - chatter_weight - (matched - chatter_matched)
-            missing += _DILUTION * (chatter_weight - chatter_matched)
+            if linking is not None:  # a sliver of a name ("xe máy" of a long one) is no mention of it
+                dilution = dilution + (1 - dilution) * (1 - np.minimum(reading.name_coverage, 1.0)) ** linking.sliver
+            missing += dilution * (chatter_weight - chatter_matched)
             scores = matched / np.maximum(matched + missing, 1e-9) * reading.shape
-        return np.where(reading.shape > 0, np.minimum(1.0, scores + self._bonus), 0.0)
+        return np.where(reading.shape > 0, np.minimum(1.0, scores + (self._bonus if bonus else 0.0)), 0.0)
 
 
 _SHARED: dict[str, SearchIndex] = {}

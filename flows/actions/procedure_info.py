@@ -16,7 +16,16 @@ from flows.actions.answers.sections import BUILDERS
 from flows.engine import ActionContext
 from flows.replies import Button, Link, Reply
 from flows.responses import intent_payload
-from knowledge import distinct_names, link_decision, normal_code, shorten
+from knowledge import (
+    MENTIONED,
+    NAME_CHARS,
+    distinct_names,
+    fold,
+    how_it_differs,
+    link_decision,
+    normal_code,
+    shorten,
+)
 from nlu.acts import ASPECT_OF_INTENT, ASPECTS
 from nlu.acts import QUESTION_INTENT as ASK_INTENT
 from nlu.result import ProcedureMatch
@@ -109,6 +118,7 @@ def _choose(ctx: ActionContext, hits: list[ProcedureMatch]) -> str:
         return "not_found"
     if decision == "confident":
         ctx.slots["procedure_code"] = hits[0].code
+        ctx.frame_vars["variants"] = _variants(ctx, hits)
         return "found"
     knowledge = ctx.services.knowledge
     aspects = (ctx.slots.get("procedure_aspect") or "documents").split(",")
@@ -119,6 +129,35 @@ def _choose(ctx: ActionContext, hits: list[ProcedureMatch]) -> str:
     ctx.say_with_buttons("procedure_info_choose_aspect", choice_buttons(shown, ASK_INTENT, knowledge, aspects),
                          choices="\n".join(lines), aspect=_aspect_words(ctx, aspects))
     return "ambiguous"
+
+
+def _variants(ctx: ActionContext, hits: list[ProcedureMatch]) -> list[str]:
+    """The look-alikes of the procedure answered that the message also fits (its other cases: "lại",
+    "có yếu tố nước ngoài", another level), offered one tap away; none when a button chose it."""
+    if ctx.parse.from_button:
+        return []
+    plausible = [h.code for h in hits[1:] if h.score >= MENTIONED]
+    return ctx.services.knowledge.look_alikes(hits[0].code, plausible)
+
+
+def _show_variants(ctx: ActionContext, code: str, variants: list[str]) -> None:
+    """Lists the other cases of a procedure, each with how it differs, as buttons that answer the aspect asked."""
+    knowledge = ctx.services.knowledge
+    common = knowledge.get(code)
+    shown = [p for c in variants if (p := knowledge.get(c)) is not None][:CANDIDATES]
+    aspects = (ctx.slots.get("procedure_aspect") or "documents").split(",")
+    names = _names(knowledge, [p.code for p in shown])
+    lines, buttons = [], []
+    for number, (procedure, name) in enumerate(zip(shown, names), 1):
+        difference = how_it_differs(procedure, common)
+        said = fold(difference) in fold(name)  # the short name says it already: "… (cấp xã)"
+        lines.append(ctx.text("choice_line_plain" if said else "variant_line", number=number, name=name,
+                              difference=difference))
+        title = name if said else ctx.text("variant_button", name=shorten(name, NAME_CHARS - len(difference) - 3),
+                                           difference=difference)
+        buttons.append(Button(title, intent_payload(ASK_INTENT, {"procedure": procedure.code, "aspect": ",".join(aspects)})))
+    ctx.say_with_buttons("procedure_info_variants", tuple(buttons), name=_names(knowledge, [code])[0],
+                         choices="\n".join(lines), aspect=_aspect_words(ctx, aspects))
 
 
 def _levels(ctx: ActionContext, procedure: Any) -> str:
@@ -138,6 +177,11 @@ def resolve_procedure(ctx: ActionContext) -> str:
         aspects = ["forms", *[a for a in aspects if a not in ("forms", "documents", "where")]]
     ctx.slots["procedure_aspect"] = ",".join(aspects) or ctx.slots.get("procedure_aspect") or "documents"
     ctx.frame_vars["form_code"] = form_code
+    variants = ctx.parse.entities.get("variants") if ctx.parse.from_button else None
+    code = ctx.parse.entities.get("procedure")
+    if variants and code and ctx.services.knowledge.get(code) is not None:  # "Trường hợp khác (N)" pressed
+        _show_variants(ctx, code, [c for c in variants.split(",") if c != code])
+        return "ambiguous"
     hits = _candidates(ctx)
     if form_code:
         # The procedure named besides the code ("mẫu CT01 đăng ký thường trú"), else the usual one of the
@@ -259,6 +303,10 @@ def answer_procedure_aspect(ctx: ActionContext) -> str:
     if len(sections) > 1:  # say which aspect each "Xem đầy đủ" opens
         buttons = [Button(ctx.text("button_of_aspect", aspect=ctx.text(f"aspect_name_{s.aspect}"), title=b.title), b.payload)
                    for s in sections for b in s.buttons]
+    variants = ctx.frame_vars.get("variants") or []
+    if variants:  # the other cases the message fits, one tap away
+        buttons.append(Button(ctx.text("button_variants", count=len(variants)), intent_payload(
+            ASK_INTENT, {"procedure": procedure.code, "aspect": ",".join(aspects), "variants": ",".join(variants)})))
     buttons += _aspect_buttons(ctx, procedure.code, aspects)
     links = [Link(ctx.text("procedure_info_source_link"), procedure.source_url)]
     ctx.reply(Reply(text=text, buttons=tuple(buttons), links=tuple(links)))

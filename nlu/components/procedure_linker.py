@@ -4,8 +4,10 @@ At training time it takes the knowledge base's search index (built from
 knowledge/: every catalog name plus the curated guides' colloquial names) and
 persists it with the model, with the short-form lexicon and the question phrases,
 so a model answers the same way wherever it is loaded. Each message is searched
-whole and clause by clause (nlu/procedure_query.py); a procedure keeps its best score,
-a little less when only a clause before the question names it.
+whole and clause by clause (nlu/procedure_query.py) in linking mode (knowledge._search.Linking:
+the words that ask about a part cost nothing, a name mentioned in a long message scores close to
+the name alone); a procedure keeps its best score, a little less when only a clause before the
+question names it.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge._search import share_index
+from knowledge._search import LightWords, Linking, link_decision, share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
-from nlu.procedure_query import QUESTION_PHRASES_FILE, QuestionPhrases, procedure_queries
+from nlu.procedure_query import (
+    ASPECTS_FILE,
+    QUESTION_PHRASES_FILE,
+    QuestionPhrases,
+    TypedShortForms,
+    asking_words,
+    procedure_queries,
+)
 
 PROCEDURES = "procedures"
 
@@ -50,6 +59,16 @@ class ProcedureLinker(GraphComponent):
             "lexicon": str(LEXICON_FILE),
             # YAML of phrases that ask about a procedure and are dropped before searching
             "question_phrases": str(QUESTION_PHRASES_FILE),
+            # YAML whose aspect anchors (the words that ask about a part) cost a name nothing
+            "aspects": str(ASPECTS_FILE),
+            # how much a word of the message that no close candidate has counts against a name
+            "chatter_weight": 0.3,
+            # close candidates (whose words tell procedures apart) score at least this share of
+            # the best when the message's other words are counted at chatter_weight
+            "close_share": 0.9,
+            # the chatter weight rises towards 1 as (1 - the share of a name the message has) to this
+            # power: a sliver of a name ("xe máy" of a long one) is no mention of it
+            "sliver": 2.0,
         }
 
     @classmethod
@@ -63,7 +82,7 @@ class ProcedureLinker(GraphComponent):
         # The code that builds the pickled lexicon and phrases too: a changed class must not be
         # loaded from an artefact pickled by the old one.
         code = [Path(__file__).resolve().parent.parent / name for name in ("normalize.py", "procedure_query.py")]
-        for path in [Path(full["lexicon"]), Path(full["question_phrases"]), *code]:
+        for path in [Path(full["lexicon"]), Path(full["question_phrases"]), Path(full["aspects"]), *code]:
             try:
                 digest.update(path.read_bytes())
             except OSError:
@@ -81,6 +100,8 @@ class ProcedureLinker(GraphComponent):
         self._names: Dict[str, str] = {}
         self._lexicon: Lexicon | None = None
         self._phrases: QuestionPhrases | None = None
+        self._linking: Linking | None = None
+        self._shorts: TypedShortForms | None = None
 
     @classmethod
     def create(
@@ -94,15 +115,19 @@ class ProcedureLinker(GraphComponent):
         try:
             self._lexicon = Lexicon.from_yaml(Path(self.config["lexicon"]))
             self._phrases = QuestionPhrases.from_yaml(Path(self.config["question_phrases"]), self._lexicon)
+            light = LightWords(asking_words(Path(self.config["aspects"])))
+            self._shorts = TypedShortForms.from_yaml(Path(self.config["lexicon"]), self._lexicon)
         except (OSError, ValueError) as e:
             raise ValueError(f"ProcedureLinker: cannot read its word lists: {e}") from e
         from knowledge._knowledge_base import index_key
 
+        self._linking = Linking(light, self.config["chatter_weight"], self.config["close_share"], self.config["sliver"])
         kb = load_knowledge()
         self._index = kb.index  # the knowledge base's own search, frozen into the model
         self._names = {p.code: p.name for p in kb.procedures}
         artefact = {"index": self._index, "index_key": index_key(), "names": self._names,
-                    "lexicon": self._lexicon, "phrases": self._phrases}
+                    "lexicon": self._lexicon, "phrases": self._phrases, "linking": self._linking,
+                    "shorts": self._shorts}
         with self._storage.write_to(self._resource) as model_dir:
             (model_dir / "index.pickle").write_bytes(pickle.dumps(artefact, protocol=pickle.HIGHEST_PROTOCOL))
         return self._resource
@@ -126,6 +151,7 @@ class ProcedureLinker(GraphComponent):
             component._index = share_index(key, lambda: artefact["index"]) if key else artefact["index"]
             component._names = artefact["names"]
             component._lexicon, component._phrases = artefact["lexicon"], artefact["phrases"]
+            component._linking, component._shorts = artefact["linking"], artefact["shorts"]
         except (ValueError, FileNotFoundError, KeyError, TypeError) as e:
             raise ValueError(f"ProcedureLinker: the model has no procedure index ({resource.name}): {e}") from e
         return component
@@ -141,11 +167,19 @@ class ProcedureLinker(GraphComponent):
             return []
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
-        queries = procedure_queries(text, self._lexicon, self._phrases)
+        queries = procedure_queries(text, self._lexicon, self._phrases, self._shorts)
+        whole: set[str] = set()
         for position, query in enumerate(queries):
             is_context = 0 < position < len(queries) - 1
             weight = self.config["context_clause_weight"] if is_context else 1.0
-            for code, score, _matched in self._index.search(query, top_k):
+            hits = self._index.search(query, top_k, linking=self._linking)
+            if position == 0:
+                whole = {code for code, _, _ in hits}
+            elif link_decision([score for _, score, _ in hits]) != "confident":
+                # A clause that alone fits many procedures ("đăng ký ở đâu") adds only those the whole
+                # message fits too: its look-alikes of a name said elsewhere, not every "đăng ký …".
+                hits = [hit for hit in hits if hit[0] in whole]
+            for code, score, _matched in hits:
                 if weight * score > best.get(code, 0.0):
                     best[code] = weight * float(score)
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]

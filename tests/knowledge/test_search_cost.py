@@ -82,3 +82,16 @@ def test_a_word_is_corrected_once_per_search_not_once_per_reading(kb, monkeypatc
 )
 def test_the_freezing_messages_still_find_their_procedure(kb, query, code):
     assert kb.search(query, 3)[0].code == code
+
+
+def test_linking_a_long_message_does_the_same_bounded_work(kb):
+    """The linker's light words (nlu/aspects.yml anchors) are found in one pass over each reading."""
+    from knowledge._search import LightWords
+    from nlu.procedure_query import asking_words
+
+    light = LightWords(asking_words())
+    for phrase in ("cưới ", "thành phần hồ sơ giấy khai sinh ", "trình tự thực hiện sổ đỏ, "):
+        short, long = kb.index.work(_repeated(phrase, 100), light), kb.index.work(_repeated(phrase, 1000), light)
+        assert long["combinations"] == short["combinations"] <= 8
+        assert long["readings"] == short["readings"]
+        assert long["words"] <= 11 * short["words"]
