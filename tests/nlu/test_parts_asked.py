@@ -1,0 +1,88 @@
+"""Which part of a procedure a person asks, on phrasings a user would type (issue 11, second pass).
+
+The word-list rules are checked without a model; the rest parse with the real trained model
+(the `nlu_model` fixture). Messages are written for this file, not taken from the DEV sets.
+"""
+
+import pytest
+
+from nlu.acts import ActWords, AspectWords, asking_clauses
+
+
+@pytest.mark.parametrize(
+    "text, aspects",
+    [
+        ("ông ngoại đi khai sinh thay cho cháu có được không", ["who"]),
+        ("ai phải đứng ra đăng ký khai tử cho bác tôi", ["who"]),
+        ("Kính gửi Quý cơ quan, đề nghị cho biết đối tượng được cấp thẻ bảo hiểm y tế miễn phí", ["who"]),
+    ],
+)
+def test_a_question_about_the_person_reads_as_who(nlu_model, text, aspects):
+    parse = nlu_model.parse_sync(text)
+    assert parse.aspects[:1] == aspects
+    assert parse.intent in ("ask_procedure", "ask_conditions")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Đề nghị hướng dẫn các bước cấp đổi giấy chứng nhận quyền sử dụng đất",
+     "cho mình hỏi các bước đăng ký hộ kinh doanh với"],
+)
+def test_asking_for_the_steps_is_a_question_not_the_online_walk_through(nlu_model, text):
+    parse = nlu_model.parse_sync(text)
+    assert parse.intent == "ask_procedure"
+    assert parse.aspects == ["steps"]
+
+
+def test_asking_to_be_walked_through_an_online_submission_still_is(nlu_model):
+    assert nlu_model.parse_sync("hướng dẫn tôi nộp hồ sơ đăng ký tạm trú trên vneid").intent == "ask_howto_online"
+
+
+@pytest.mark.parametrize("text", ["mẫu CT02 lấy ở đâu", "mau HK02 tai o dau vay", "tờ khai TK02 tải ở đâu ạ"])
+def test_a_form_code_asks_for_the_form_and_where_to_get_it_is_part_of_that(nlu_model, text):
+    parse = nlu_model.parse_sync(text)
+    assert parse.aspects == ["forms"]
+
+
+@pytest.mark.parametrize(
+    "text, aspects",
+    [
+        ("đổi bằng lái xe có phải khám sức khỏe không, làm ở đâu", {"conditions", "where"}),
+        ("cấp lại sổ đỏ cần những giấy tờ gì, mất mấy tuần", {"documents", "time"}),
+        ("lam can cuoc cho con o dau, co mat phi khong", {"where", "fee"}),
+    ],
+)
+def test_both_questions_of_a_two_question_message_are_kept(nlu_model, text, aspects):
+    assert set(nlu_model.parse_sync(text).aspects) == aspects
+
+
+def test_the_question_at_the_end_of_a_long_story_decides_the_part(nlu_model):
+    story = ("Tôi về quê ngoại sống được hai năm, nhà cũ ở thành phố đã bán, không có giấy tờ gì ở quê. "
+             "Con tôi sắp vào lớp một, trường đòi xác nhận cư trú. Tôi xin giấy đó ở đâu?")
+    parse = nlu_model.parse_sync(story)
+    assert parse.intent == "ask_where"
+    assert parse.aspects == ["where"]
+
+
+def test_how_many_weeks_asks_the_time_not_the_fee(nlu_model):
+    assert nlu_model.parse_sync("cap doi so do thi phai cho bao nhieu tuan").aspects == ["time"]
+
+
+def test_only_the_sentences_with_a_question_mark_ask_when_there_is_one():
+    asking = ActWords.from_yaml().sets()[1]
+    clauses = asking_clauses("Nhà tôi không có giấy tờ gì. Giờ làm sổ ở đâu, mất bao lâu?", asking)
+    assert clauses == [["gio lam so o dau", "mat bao lau"]]
+
+
+def test_a_bad_anchor_pattern_is_refused_with_the_file(tmp_path):
+    path = tmp_path / "aspects.yml"
+    path.write_text("anchor_patterns:\n  forms: ['mau (']\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"aspects\.yml.*forms"):
+        AspectWords.from_yaml(path)
+
+
+def test_words_needed_by_an_act_without_words_are_refused_with_the_file(tmp_path):
+    path = tmp_path / "act_words.yml"
+    path.write_text("acts: {feedback: [phản ánh]}\nneeds_one_of: {ask_howto_online: [nộp]}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"act_words\.yml.*ask_howto_online"):
+        ActWords.from_yaml(path)
