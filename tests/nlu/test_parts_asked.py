@@ -26,7 +26,8 @@ def test_a_question_about_the_person_reads_as_who(nlu_model, text, aspects):
 @pytest.mark.parametrize(
     "text",
     ["Đề nghị hướng dẫn các bước cấp đổi giấy chứng nhận quyền sử dụng đất",
-     "cho mình hỏi các bước đăng ký hộ kinh doanh với"],
+     "cho mình hỏi các bước đăng ký hộ kinh doanh với",
+     "anh chị chỉ giúp các bước đăng ký hộ kinh doanh với"],
 )
 def test_asking_for_the_steps_is_a_question_not_the_online_walk_through(nlu_model, text):
     parse = nlu_model.parse_sync(text)
