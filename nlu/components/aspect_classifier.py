@@ -192,13 +192,15 @@ class AspectClassifier(GraphComponent):
         offset = 0
         for clause, named_here in zip(clauses, strong):
             alone = not named_here and any(strong)  # its own question beside one that names a part
-            weak = [h for h in self._weak.hits(clause) if alone or p.get(h[1], 0.0) >= self.config["weak_floor"]]
-            hits += [(offset + i, a, phrase) for i, a, phrase in sorted(named_here + weak)]
+            weak = [(h, alone or p.get(h[1], 0.0) >= self.config["weak_floor"]) for h in self._weak.hits(clause)]
+            hits += [(offset + i, a, phrase, True) for i, a, phrase in named_here]
+            hits += [(offset + i, a, phrase, counts) for (i, a, phrase), counts in weak]
             offset += len(clause) + 1
-        named = {a for _, a, _ in hits}
+        # every aspect the words point at absorbs, even one too weak to be asked itself
+        named = {a for _, a, _, _ in hits}
         absorbs = self._words.absorbs
-        hits = [(i, a, phrase) for i, a, phrase in hits
-                if not any(b != a and phrase in absorbs.get(b, ()) for b in named)]
+        hits = [(i, a, phrase) for i, a, phrase, counts in sorted(hits)
+                if counts and not any(b != a and phrase in absorbs.get(b, ()) for b in named)]
         if not hits:
             hits = self._fallback.hits(" ".join(clauses))
         return list(dict.fromkeys(a for _, a, _ in hits))

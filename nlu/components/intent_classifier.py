@@ -79,7 +79,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             "question_over_scope": 0.3,
             # the confidence given to a reading the words decide against the classifier (above the flows' 0.5)
             "unsure": 0.75,
-            # intents that are never a question about a part of a procedure named in the message
+            # intents that are never a question naming a part of a procedure
             "small_talk": ["greet", "help", "goodbye", "thank", "affirm", "deny", "bot_challenge", "subscribe_status"],
             # the intent of a message no procedure of the catalog answers
             "out_of_scope_intent": "out_of_scope",
@@ -187,7 +187,9 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         if top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
             chosen = question  # the catalog may answer it
         elif top in self.config["small_talk"] and message.get(PART_NAMED):
-            chosen = question  # "cho mình hỏi các bước …" names the part it asks
+            chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks
+        elif top == question and unsure and message.get(PART_NAMED):
+            chosen = question  # a question naming its part is understood however the classifier spreads
         elif unsure and message.get(BARE_NAME) and top != "ask_howto_online":
             chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure
         else:

@@ -64,8 +64,9 @@ def test_other_messages_keep_what_the_classifier_said(text, intent, confidence, 
 
 def test_naming_a_part_is_no_small_talk():
     ranking = {"help": 0.7, "ask_procedure": 0.2}
-    assert decided("cho tôi hỏi các bước làm hộ chiếu", ranking, part_named=True)[0] == "ask_procedure"
-    assert decided("cho tôi hỏi", {"help": 0.7, "ask_procedure": 0.2}, part_named=False)[0] == "help"
+    linked = [{"code": "1.001456", "name": "Cấp hộ chiếu phổ thông", "score": 0.95}]
+    assert decided("cho tôi hỏi các bước làm hộ chiếu", ranking, part_named=True, procedures=linked)[0] == "ask_procedure"
+    assert decided("cho tôi hỏi thủ tục", ranking, part_named=False, procedures=linked)[0] == "help"
 
 
 def test_a_named_procedure_the_classifier_half_reads_as_out_of_scope_is_a_question():
