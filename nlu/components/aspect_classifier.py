@@ -185,22 +185,22 @@ class AspectClassifier(GraphComponent):
         `weak_floor`, or when it is the only anchor of its clause (its own question: "…, có phải
         khai báo không, khai ở đâu"). Where an aspect is named, the phrases it absorbs belong to
         its answer ("mẫu tờ khai lấy ở đâu" asks for the form). Fallback anchors count when nothing
-        else does ("cho hỏi thủ tục cấp lại bằng lái" asks the steps).
+        else does ("cho hỏi thủ tục cấp lại bằng lái" asks the steps). Absorbing is within a clause.
         """
         strong = [self._matcher.hits(clause) for clause in clauses]
         hits: List[tuple] = []
         offset = 0
+        absorbs = self._words.absorbs
         for clause, named_here in zip(clauses, strong):
             alone = not named_here and any(strong)  # its own question beside one that names a part
             weak = [(h, alone or p.get(h[1], 0.0) >= self.config["weak_floor"]) for h in self._weak.hits(clause)]
-            hits += [(offset + i, a, phrase, True) for i, a, phrase in named_here]
-            hits += [(offset + i, a, phrase, counts) for (i, a, phrase), counts in weak]
+            found = [(h, True) for h in named_here] + weak
+            # every aspect the clause points at absorbs there, even one too weak to be asked itself
+            named = {a for (_, a, _), _ in found}
+            hits += [(offset + i, a, phrase) for (i, a, phrase), counts in found
+                     if counts and not any(b != a and phrase in absorbs.get(b, ()) for b in named)]
             offset += len(clause) + 1
-        # every aspect the words point at absorbs, even one too weak to be asked itself
-        named = {a for _, a, _, _ in hits}
-        absorbs = self._words.absorbs
-        hits = [(i, a, phrase) for i, a, phrase, counts in sorted(hits)
-                if counts and not any(b != a and phrase in absorbs.get(b, ()) for b in named)]
+        hits.sort()
         if not hits:
             hits = self._fallback.hits(" ".join(clauses))
         return list(dict.fromkeys(a for _, a, _ in hits))
