@@ -169,6 +169,8 @@ class AspectWords:
     absorbs: dict[str, list[str]] = field(default_factory=dict)
     # per aspect, phrases that anchor it only when nothing else does ("thủ tục thế nào")
     fallback: dict[str, list[str]] = field(default_factory=dict)
+    # openings that look like a follow-up's opener but are not ("con tôi" is my child)
+    not_openers: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -206,10 +208,13 @@ class AspectWords:
             {str(a): [str(p) for p in ps] for a, ps in sections["anchor_patterns"].items()},
             {str(a): _canonical(ps) for a, ps in sections["absorbs"].items()},
             {str(a): _canonical(ps) for a, ps in sections["fallback_anchors"].items()},
+            _canonical(follow_up.get("not_openers") or []),
         )
 
     def is_follow_up(self, canonical: str) -> bool:
         """Whether a question opens or closes like one that continues the question before."""
+        if any(canonical == p or canonical.startswith(p + " ") for p in self.not_openers):
+            return any(canonical == p or canonical.endswith(" " + p) for p in self.closers)
         return any(canonical == p or canonical.startswith(p + " ") for p in self.openers) or any(
             canonical == p or canonical.endswith(" " + p) for p in self.closers
         )

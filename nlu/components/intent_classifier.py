@@ -79,6 +79,8 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             "question_over_scope": 0.3,
             # the confidence given to a reading the words decide against the classifier (above the flows' 0.5)
             "unsure": 0.75,
+            # below this confidence the flows do not act on the classifier's reading (nlu/evaluate.py)
+            "understood": 0.5,
             # intents that are never a question naming a part of a procedure
             "small_talk": ["greet", "help", "goodbye", "thank", "affirm", "deny", "bot_challenge", "subscribe_status"],
             # the intent of a message no procedure of the catalog answers
@@ -188,8 +190,14 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             chosen = question  # the catalog may answer it
         elif top in self.config["small_talk"] and message.get(PART_NAMED):
             chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks
-        elif top == question and unsure and message.get(PART_NAMED):
-            chosen = question  # a question naming its part is understood however the classifier spreads
+        elif message.get(PART_NAMED) and (
+            (top == question and unsure)
+            or (ranking[0]["confidence"] < self.config["understood"] and named)
+            or (message.get(FOLLOW_UP) and top not in self._act_sets)
+        ):
+            # a question naming its part is understood however the classifier spreads its confidence:
+            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one
+            chosen = question
         elif unsure and message.get(BARE_NAME) and top != "ask_howto_online":
             chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure
         else:

@@ -87,3 +87,25 @@ def test_words_needed_by_an_act_without_words_are_refused_with_the_file(tmp_path
     path.write_text("acts: {feedback: [phản ánh]}\nneeds_one_of: {ask_howto_online: [nộp]}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"act_words\.yml.*ask_howto_online"):
         ActWords.from_yaml(path)
+
+
+def test_a_child_typed_without_diacritics_is_not_a_follow_up(aspect_words):
+    assert not aspect_words.is_follow_up("con toi 12 tuoi lam can cuoc duoc chua")
+    assert aspect_words.is_follow_up("con le phi")
+    assert aspect_words.is_follow_up("con toi thi sao")
+
+
+@pytest.fixture(scope="module")
+def aspect_words():
+    return AspectWords.from_yaml()
+
+
+@pytest.mark.parametrize("text, aspect", [("còn thời gian giải quyết", "time"), ("thế phí", "fee")])
+def test_a_short_follow_up_naming_a_part_is_a_question_about_it(nlu_model, text, aspect):
+    parse = nlu_model.parse_sync(text)
+    assert parse.aspects == [aspect] and parse.confidence >= 0.5
+
+
+def test_a_procedure_named_with_its_part_is_understood_when_the_classifier_hesitates(nlu_model):
+    parse = nlu_model.parse_sync("đăng ký tạm vắng có bắt buộc không")
+    assert parse.aspects == ["conditions"] and parse.confidence >= 0.5
