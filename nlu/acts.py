@@ -30,12 +30,16 @@ ASPECT_OF_INTENT = {
 }
 
 
-def asking_clauses(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[list[str]] | None:
+def asking_clauses(
+    original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None, explicit: "PhraseSet | None" = None
+) -> list[list[str]] | None:
     """The sentences of a message that ask, each as its canonical clauses (split at commas), or
     None when the message is one sentence, or none or all of them ask.
 
     A sentence asks when a "?" follows it or it holds a question word; where the person put a
-    "?", only those sentences ask (a story's "không có giấy tờ gì." tells, it does not ask).
+    "?", only those sentences ask (a story's "không có giấy tờ gì." tells, it does not ask);
+    without one, where a sentence says it asks ("em muốn hỏi …", `explicit`), it and the asking
+    sentences after it do.
     A greeting before the first comma ("chào ad, cho em hỏi …") is a sentence of its own when
     `greetings` is given. The one place the asking part is worked out: the normaliser repeats
     it for the classifiers and keeps it for the aspect classifier's anchors.
@@ -54,7 +58,9 @@ def asking_clauses(original: str, asking: "PhraseSet", greetings: "PhraseSet | N
     canonical = [(normalize(text, lexicon), text, after) for text, after in sentences]
     canonical = [(c, text, after) for c, text, after in canonical if c]
     marked = any(after == "?" for _, _, after in canonical)
-    chosen = [text for c, text, after in canonical if after == "?" or (not marked and c in asking)]
+    said = next((i for i, (c, _, _) in enumerate(canonical) if explicit is not None and c in explicit), 0)
+    chosen = [text for i, (c, text, after) in enumerate(canonical)
+              if after == "?" or (not marked and i >= said and c in asking)]
     if not 0 < len(chosen) < len(canonical):
         return None
     clauses = [[normalize(part, lexicon) for part in text.split(",")] for text in chosen]
@@ -63,7 +69,7 @@ def asking_clauses(original: str, asking: "PhraseSet", greetings: "PhraseSet | N
 
 def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:
     """The canonical sentences of a message that ask (see `asking_clauses`)."""
-    chosen = asking_clauses(original, asking, greetings)
+    chosen = asking_clauses(original, asking, greetings, None)
     return None if chosen is None else [" ".join(sentence) for sentence in chosen]
 
 
@@ -116,6 +122,8 @@ class ActWords:
     asked_in_writing: dict[str, list[str]] = field(default_factory=dict)
     # greetings that open a message: before a comma they are a sentence of their own
     greetings: list[str] = field(default_factory=list)
+    # phrases that say the sentence asks ("em muốn hỏi"): in a story, the question starts there
+    saying_asking: list[str] = field(default_factory=list)
     # per act, words one of which it needs besides its own, asking or not (the walk-through
     # submits online: "hướng dẫn các bước đăng ký kết hôn" asks the steps)
     needs: dict[str, list[str]] = field(default_factory=dict)
@@ -140,6 +148,7 @@ class ActWords:
             _canonical(raw.get("question_words") or []),
             {str(a): _canonical(ws) for a, ws in written.items()},
             _canonical(raw.get("greetings") or []),
+            _canonical(raw.get("saying_asking") or []),
             {str(a): _canonical(ws) for a, ws in needs.items()},
         )
 

@@ -69,6 +69,7 @@ class VietnameseNormalizer(GraphComponent):
         words = ActWords.from_yaml(Path(config["act_words"])) if config["act_words"] else None
         self.asking = PhraseSet(words.question_words) if words else None
         self.greetings = PhraseSet(words.greetings) if words else None
+        self.saying_asking = PhraseSet(words.saying_asking) if words else None
 
     @classmethod
     def create(
@@ -82,7 +83,7 @@ class VietnameseNormalizer(GraphComponent):
             return
         message.set(ORIGINAL_TEXT, text)
         canonical = normalize(text, self.lexicon) or text
-        asking = asking_clauses(text, self.asking, self.greetings) if self.asking is not None else None
+        asking = asking_clauses(text, self.asking, self.greetings, self.saying_asking) if self.asking is not None else None
         sentences = [" ".join(sentence) for sentence in asking or ()]
         message.set(TEXT, f"{canonical} {' '.join(sentences)}" if sentences else canonical)
         clauses = [c for sentence in asking for c in sentence] if asking else clauses_of(text)

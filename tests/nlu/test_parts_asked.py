@@ -6,7 +6,7 @@ The word-list rules are checked without a model; the rest parse with the real tr
 
 import pytest
 
-from nlu.acts import ActWords, AspectWords, asking_clauses
+from nlu.acts import ActWords, AspectWords, PhraseSet, asking_clauses
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,14 @@ def test_a_short_follow_up_naming_a_part_is_a_question_about_it(nlu_model, text,
 def test_a_procedure_named_with_its_part_is_understood_when_the_classifier_hesitates(nlu_model):
     parse = nlu_model.parse_sync("đăng ký tạm vắng có bắt buộc không")
     assert parse.aspects == ["conditions"] and parse.confidence >= 0.5
+
+
+def test_in_a_story_without_a_question_mark_the_question_starts_where_it_says_it_asks():
+    words = ActWords.from_yaml()
+    asking, saying = words.sets()[1], PhraseSet(words.saying_asking)
+    story = "Nhà tôi không có giấy tờ gì. Bố tôi mất rồi. Tôi muốn hỏi làm sổ thì nộp ở đâu"
+    assert asking_clauses(story, asking, None, saying) == [["toi muon hoi lam so thi nop o dau"]]
+
+
+def test_which_of_two_people_asks_who(nlu_model):
+    assert nlu_model.parse_sync("đăng ký lưu trú cho sinh viên thuê trọ thì chủ nhà làm hay sinh viên làm").aspects == ["who"]
