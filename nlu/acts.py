@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from nlu.normalize import load_lexicon, normalize
+from nlu.normalize import Lexicon, load_lexicon, normalize
 
 NLU_DIR = Path(__file__).resolve().parent
 ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
@@ -63,8 +63,16 @@ def asking_clauses(
               if after == "?" or (not marked and i >= said and c in asking)]
     if not 0 < len(chosen) < len(canonical):
         return None
-    clauses = [[normalize(part, lexicon) for part in text.split(",")] for text in chosen]
-    return [[c for c in sentence if c] for sentence in clauses]
+    return [_clauses(text, lexicon) for text in chosen]
+
+
+def _clauses(text: str, lexicon: Lexicon) -> list[str]:
+    """The canonical clauses of a sentence: split at commas and at "và" (two questions joined)."""
+    parts = (normalize(part, lexicon) for part in text.split(","))
+    return [c for part in parts for c in _AND.split(part) if c]
+
+
+_AND = re.compile(r"\s*(?<!\w)va(?!\w)\s*")
 
 
 def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:
@@ -74,10 +82,9 @@ def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet |
 
 
 def clauses_of(original: str) -> list[str]:
-    """The canonical clauses of a whole message (split at commas and sentence ends)."""
+    """The canonical clauses of a whole message (split at sentence ends, commas and "và")."""
     lexicon = load_lexicon()
-    parts = (normalize(part, lexicon) for part in re.split(r"[,?!;\n]|[.:](?!\w)", original))
-    return [p for p in parts if p]
+    return [c for sentence in re.split(r"[?!;\n]|[.:](?!\w)", original) for c in _clauses(sentence, lexicon)]
 
 
 class PhraseSet:
