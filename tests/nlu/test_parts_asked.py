@@ -51,6 +51,7 @@ def test_a_form_code_asks_for_the_form_and_where_to_get_it_is_part_of_that(nlu_m
         ("đổi bằng lái xe có phải khám sức khỏe không, làm ở đâu", {"conditions", "where"}),
         ("cấp lại sổ đỏ cần những giấy tờ gì, mất mấy tuần", {"documents", "time"}),
         ("lam can cuoc cho con o dau, co mat phi khong", {"where", "fee"}),
+        ("đổi họ cho con sau ly hôn có được không và cần những giấy tờ gì", {"conditions", "documents"}),
     ],
 )
 def test_both_questions_of_a_two_question_message_are_kept(nlu_model, text, aspects):
