@@ -26,6 +26,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.special import expit
 
 from nlu.acts import ASPECTS, ASPECTS_FILE, AspectWords
 from nlu.components.normalizer import ASKING_CLAUSES, ORIGINAL_TEXT
@@ -176,7 +177,7 @@ class AspectClassifier(GraphComponent):
         if not self._classes or not messages:
             return np.zeros((len(messages), len(self._classes)))
         scores = sentence_features(messages, dense=False) @ self._coef.T + self._intercept
-        return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
+        return expit(np.asarray(scores))  # the logistic function, without overflow on long repeated text
 
     def anchored(self, clauses: List[str], p: Dict[str, float]) -> List[str]:
         """The aspects the asking clauses name, in the order asked.
