@@ -121,3 +121,14 @@ def test_in_a_story_without_a_question_mark_the_question_starts_where_it_says_it
 
 def test_which_of_two_people_asks_who(nlu_model):
     assert nlu_model.parse_sync("đăng ký lưu trú cho sinh viên thuê trọ thì chủ nhà làm hay sinh viên làm").aspects == ["who"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Xin chào, tôi cần hỏi vài thông tin về thủ tục", "cho em hỏi thông tin cá nhân cần khai những gì"]
+)
+def test_asking_about_information_is_no_request_to_delete_it(nlu_model, text):
+    assert nlu_model.parse_sync(text).intent != "delete_my_data"
+
+
+def test_a_typed_request_to_delete_ones_data_is_understood(nlu_model):
+    assert nlu_model.parse_sync("làm ơn xóa hết thông tin của tôi trên hệ thống").intent == "delete_my_data"
