@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from nlu.normalize import load_lexicon, normalize
+from nlu.normalize import Lexicon, load_lexicon, normalize
 
 NLU_DIR = Path(__file__).resolve().parent
 ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
@@ -30,10 +30,20 @@ ASPECT_OF_INTENT = {
 }
 
 
-def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:
-    """The canonical sentences of a message that ask (a "?" after them or a question word),
-    or None when the message is one sentence, or none or all of them ask. A greeting before
-    the first comma ("chào ad, cho em hỏi …") is a sentence of its own when `greetings` is given."""
+def asking_clauses(
+    original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None, explicit: "PhraseSet | None" = None
+) -> list[list[str]] | None:
+    """The sentences of a message that ask, each as its canonical clauses (split at commas), or
+    None when the message is one sentence, or none or all of them ask.
+
+    A sentence asks when a "?" follows it or it holds a question word; where the person put a
+    "?", only those sentences ask (a story's "không có giấy tờ gì." tells, it does not ask);
+    without one, where a sentence says it asks ("em muốn hỏi …", `explicit`), it and the asking
+    sentences after it do.
+    A greeting before the first comma ("chào ad, cho em hỏi …") is a sentence of its own when
+    `greetings` is given. The one place the asking part is worked out: the normaliser repeats
+    it for the classifiers and keeps it for the aspect classifier's anchors.
+    """
     pieces = [(m.start(), m.end()) for m in re.finditer(r"[^?!;\n.:]+(?:[.:]\w[^?!;\n.:]*)*", original)]
     if greetings is not None and pieces:
         a, b = pieces[0]
@@ -45,9 +55,36 @@ def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet |
     if len(sentences) < 2:
         return None
     lexicon = load_lexicon()
-    canonical = [(normalize(text, lexicon), after) for text, after in sentences]
-    chosen = [c for c, after in canonical if c and (after == "?" or c in asking)]
-    return chosen if 0 < len(chosen) < len([c for c, _ in canonical if c]) else None
+    canonical = [(normalize(text, lexicon), text, after) for text, after in sentences]
+    canonical = [(c, text, after) for c, text, after in canonical if c]
+    marked = any(after == "?" for _, _, after in canonical)
+    said = next((i for i, (c, _, _) in enumerate(canonical) if explicit is not None and c in explicit), 0)
+    chosen = [text for i, (c, text, after) in enumerate(canonical)
+              if after == "?" or (not marked and i >= said and c in asking)]
+    if not 0 < len(chosen) < len(canonical):
+        return None
+    return [_clauses(text, lexicon) for text in chosen]
+
+
+def _clauses(text: str, lexicon: Lexicon) -> list[str]:
+    """The canonical clauses of a sentence: split at commas and at "và" (two questions joined)."""
+    parts = (normalize(part, lexicon) for part in text.split(","))
+    return [c for part in parts for c in _AND.split(part) if c]
+
+
+_AND = re.compile(r"\s*(?<!\w)va(?!\w)\s*")
+
+
+def asking_sentences(original: str, asking: "PhraseSet", greetings: "PhraseSet | None" = None) -> list[str] | None:
+    """The canonical sentences of a message that ask (see `asking_clauses`)."""
+    chosen = asking_clauses(original, asking, greetings, None)
+    return None if chosen is None else [" ".join(sentence) for sentence in chosen]
+
+
+def clauses_of(original: str) -> list[str]:
+    """The canonical clauses of a whole message (split at sentence ends, commas and "và")."""
+    lexicon = load_lexicon()
+    return [c for sentence in re.split(r"[?!;\n]|[.:](?!\w)", original) for c in _clauses(sentence, lexicon)]
 
 
 class PhraseSet:
@@ -92,6 +129,11 @@ class ActWords:
     asked_in_writing: dict[str, list[str]] = field(default_factory=dict)
     # greetings that open a message: before a comma they are a sentence of their own
     greetings: list[str] = field(default_factory=list)
+    # phrases that say the sentence asks ("em muốn hỏi"): in a story, the question starts there
+    saying_asking: list[str] = field(default_factory=list)
+    # per act, words one of which it needs besides its own, asking or not (the walk-through
+    # submits online: "hướng dẫn các bước đăng ký kết hôn" asks the steps)
+    needs: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -102,14 +144,19 @@ class ActWords:
         written = raw.get("asked_in_writing") or {}
         if not isinstance(written, dict) or not all(isinstance(v, list) for v in written.values()):
             raise ValueError(f"{path}: 'asked_in_writing' maps an intent to a list of formal requests")
-        unknown = sorted(set(written) - set(acts))
+        needs = raw.get("needs_one_of") or {}
+        if not isinstance(needs, dict) or not all(isinstance(v, list) for v in needs.values()):
+            raise ValueError(f"{path}: 'needs_one_of' maps an intent to a list of words")
+        unknown = sorted((set(written) | set(needs)) - set(acts))
         if unknown:
-            raise ValueError(f"{path}: 'asked_in_writing' names acts without words: {unknown}")
+            raise ValueError(f"{path}: 'asked_in_writing' or 'needs_one_of' names acts without words: {unknown}")
         return cls(
             {str(a): _canonical(ws) for a, ws in acts.items()},
             _canonical(raw.get("question_words") or []),
             {str(a): _canonical(ws) for a, ws in written.items()},
             _canonical(raw.get("greetings") or []),
+            _canonical(raw.get("saying_asking") or []),
+            {str(a): _canonical(ws) for a, ws in needs.items()},
         )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
@@ -117,6 +164,9 @@ class ActWords:
 
     def written_sets(self) -> dict[str, PhraseSet]:
         return {a: PhraseSet(ws) for a, ws in self.asked_in_writing.items()}
+
+    def needed_sets(self) -> dict[str, PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.needs.items()}
 
 
 @dataclass(frozen=True)
@@ -129,6 +179,14 @@ class AspectWords:
     closers: list[str] = field(default_factory=list)
     weak: dict[str, list[str]] = field(default_factory=dict)
     anchored_only: list[str] = field(default_factory=list)
+    # per aspect, regular expressions on the canonical text that anchor it (a form code: "ct01")
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+    # per aspect, other aspects' phrases that belong to its answer when it is anchored
+    absorbs: dict[str, list[str]] = field(default_factory=dict)
+    # per aspect, phrases that anchor it only when nothing else does ("thủ tục thế nào")
+    fallback: dict[str, list[str]] = field(default_factory=dict)
+    # openings that look like a follow-up's opener but are not ("con tôi" is my child)
+    not_openers: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -139,10 +197,19 @@ class AspectWords:
         if unknown:
             raise ValueError(f"{path}: unknown aspect(s) {unknown}; the names are {', '.join(ASPECTS)}")
         follow_up = raw.get("follow_up") or {}
-        weak = raw.get("weak_anchors") or {}
-        unknown = sorted(set(weak) - set(ASPECTS))
-        if unknown:
-            raise ValueError(f"{path}: unknown aspect(s) {unknown} in weak_anchors")
+        sections = {key: raw.get(key) or {} for key in ("weak_anchors", "anchor_patterns", "absorbs", "fallback_anchors")}
+        for key, section in sections.items():
+            if not isinstance(section, dict) or not all(isinstance(v, list) for v in section.values()):
+                raise ValueError(f"{path}: '{key}' maps an aspect to a list")
+            unknown = sorted(set(section) - set(ASPECTS))
+            if unknown:
+                raise ValueError(f"{path}: unknown aspect(s) {unknown} in {key}")
+        for aspect, patterns in sections["anchor_patterns"].items():
+            for pattern in patterns:
+                try:
+                    re.compile(str(pattern))
+                except re.error as e:
+                    raise ValueError(f"{path}: anchor_patterns of {aspect}: bad expression {pattern!r}: {e}") from e
         only = [str(a) for a in raw.get("anchored_only") or []]
         unknown = sorted(set(only) - set(anchors))
         if unknown:
@@ -152,12 +219,18 @@ class AspectWords:
             {str(a): _canonical(ps) for a, ps in anchors.items()},
             _canonical(follow_up.get("openers") or []),
             _canonical(follow_up.get("closers") or []),
-            {str(a): _canonical(ps) for a, ps in weak.items()},
+            {str(a): _canonical(ps) for a, ps in sections["weak_anchors"].items()},
             only,
+            {str(a): [str(p) for p in ps] for a, ps in sections["anchor_patterns"].items()},
+            {str(a): _canonical(ps) for a, ps in sections["absorbs"].items()},
+            {str(a): _canonical(ps) for a, ps in sections["fallback_anchors"].items()},
+            _canonical(follow_up.get("not_openers") or []),
         )
 
     def is_follow_up(self, canonical: str) -> bool:
         """Whether a question opens or closes like one that continues the question before."""
+        if any(canonical == p or canonical.startswith(p + " ") for p in self.not_openers):
+            return any(canonical == p or canonical.endswith(" " + p) for p in self.closers)
         return any(canonical == p or canonical.startswith(p + " ") for p in self.openers) or any(
             canonical == p or canonical.endswith(" " + p) for p in self.closers
         )
@@ -172,18 +245,28 @@ class AspectWords:
         return list(dict.fromkeys(self.intents[p] for p in parts))
 
     def matcher(self) -> AnchorMatcher:
-        return AnchorMatcher(self.anchors)
+        return AnchorMatcher(self.anchors, self.patterns)
 
     def weak_matcher(self) -> AnchorMatcher:
         return AnchorMatcher(self.weak)
+
+    def fallback_matcher(self) -> AnchorMatcher:
+        return AnchorMatcher(self.fallback)
 
 
 class AnchorMatcher:
     """Finds the aspects a canonical text names by their anchors, in the order they are asked."""
 
-    def __init__(self, anchors: dict[str, list[str]]) -> None:
+    def __init__(self, anchors: dict[str, list[str]], patterns: dict[str, list[str]] | None = None) -> None:
         self._aspect_of = {p: a for a, ps in anchors.items() for p in ps}
         self._phrases = PhraseSet(self._aspect_of)
+        self._patterns = [(re.compile(p), a) for a, ps in (patterns or {}).items() for p in ps]
+
+    def hits(self, canonical: str) -> list[tuple[int, str, str]]:
+        """(position, aspect, phrase) of each anchor in the text, in the order they appear."""
+        found = [(i, self._aspect_of[p], p) for i, p in self._phrases.find(canonical)]
+        found += [(m.start(), a, m.group(0)) for pattern, a in self._patterns for m in pattern.finditer(canonical)]
+        return sorted(found)
 
     def find(self, canonical: str) -> list[str]:
-        return list(dict.fromkeys(self._aspect_of[p] for _, p in self._phrases.find(canonical)))
+        return list(dict.fromkeys(a for _, a, _ in self.hits(canonical)))

@@ -8,11 +8,9 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from knowledge import link_decision
 from nlu.acts import QUESTION_INTENT
 from nlu.predict_graph import PredictGraph, load_predict_graph
 from nlu.result import ParseResult, ProcedureMatch
@@ -80,81 +78,23 @@ INTENT_OF_ASPECT = {
 
 
 def to_parse_result(text: str, raw: dict[str, Any]) -> ParseResult:
+    """The pipeline's output as the flows read it: a question is named by the part asked first."""
     intent = raw.get("intent") or {}
     entities: dict[str, str] = {}
     for entity in raw.get("entities", []):
         entities.setdefault(entity["entity"], str(entity["value"]))
     ranking = [(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking", [])]
     procedures = [ProcedureMatch(p["code"], p["name"], float(p["score"])) for p in raw.get("procedures", [])]
-    name, confidence = read_named_question(intent.get("name"), float(intent.get("confidence") or 0.0), ranking, procedures)
-    if name == QUESTION_INTENT and raw.get("rule_question"):
-        # no part of a procedure asked, only what a rule says: honest scope (nlu/aspects.yml, anchored_only)
-        name, confidence = OUT_OF_SCOPE, max(dict(ranking).get(OUT_OF_SCOPE, 0.0), UNSURE)
+    name = intent.get("name")
     aspects = [str(a) for a in raw.get("aspects") or []] if name == QUESTION_INTENT else []
     if aspects:
         name = INTENT_OF_ASPECT.get(aspects[0], QUESTION_INTENT)
-    return read_bare_name(ParseResult(
+    return ParseResult(
         text=text,
         intent=name,
-        confidence=confidence,
+        confidence=float(intent.get("confidence") or 0.0),
         ranking=ranking,
         entities=entities,
         procedures=procedures,
         aspects=aspects,
-    ), part_named=bool(raw.get("part_named")))
-
-
-# Between a question and out of scope, with a procedure named, the question wins when it has at
-# least this share of out of scope's confidence (0.5 and 0.3 compared on nlu_heldout.yml: 0.3 one better).
-QUESTION_OVER_SCOPE = 0.3
-OUT_OF_SCOPE = "out_of_scope"
-
-
-def read_named_question(
-    intent: str | None, confidence: float, ranking: list[tuple[str, float]], procedures: list[ProcedureMatch]
-) -> tuple[str | None, float]:
-    """Honest scope both ways: a message that names a procedure, which the classifier is unsure is a
-    question or out of scope, is a question (the catalog may answer it).
-
-    Only the parse has both signals: the linker names the procedure, the classifier weighs the two.
-    A rule question ("không đăng ký tạm trú thì bị phạt bao nhiêu") is sure to be out of scope.
-    """
-    if intent != OUT_OF_SCOPE or link_decision([p.score for p in procedures]) == "weak":
-        return intent, confidence
-    question = dict(ranking).get(QUESTION_INTENT, 0.0)
-    if question >= QUESTION_OVER_SCOPE * confidence:
-        return QUESTION_INTENT, max(question, UNSURE)
-    return intent, confidence
-
-
-# A message that is only a procedure's name ("khai sinh", "ho chieu") has no words the classifier
-# can tell an intent from; when the linker is this sure of the name, it is a question about it.
-BARE_NAME_SCORE = 0.9
-BARE_NAME_WORDS = 8
-UNSURE = 0.75
-BARE_NAME_INTENT = "ask_documents"
-PROCEDURE_INTENTS = ("ask_documents", "ask_fee", "ask_processing_time", "ask_where", "ask_conditions",
-                     "ask_result", "ask_legal_basis", "ask_postal", "ask_howto_online", QUESTION_INTENT)
-# The intents a question about a part of a procedure is read as (not the walk-through).
-QUESTION_INTENTS = (*INTENT_OF_ASPECT.values(), QUESTION_INTENT)
-
-
-def read_bare_name(parse: ParseResult, part_named: bool = False) -> ParseResult:
-    """A short message that is mostly a procedure's name is a question about it, when the classifier is unsure.
-
-    Only the parse has both signals, the linker sure of the name and the classifier unsure of the intent.
-    The classifier reads a bare name ("khai sinh", "đăng ký khai sinh") as whatever small talk, or
-    whatever part, is nearest: unless the words name a part (an anchor: "mẫu tờ khai", "lệ phí"), it
-    asks the common case, the documents. The online walk-through keeps its own reading.
-    (Mistyped dossier codes need no rule here: the normaliser masks them like well-formed ones.)
-    """
-    top = parse.procedures[0].score if parse.procedures else 0.0
-    if top < BARE_NAME_SCORE or parse.confidence >= UNSURE or len(parse.text.split()) > BARE_NAME_WORDS:
-        return parse
-    if parse.intent not in PROCEDURE_INTENTS:
-        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
-    if parse.intent in QUESTION_INTENTS and parse.aspects:  # not a follow-up (no aspects: the part asked before)
-        if part_named:
-            return replace(parse, confidence=UNSURE)
-        return replace(parse, intent=BARE_NAME_INTENT, confidence=UNSURE, aspects=["documents"])
-    return parse
+    )

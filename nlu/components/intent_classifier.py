@@ -17,6 +17,11 @@ is learnt as one act, `ask_procedure`; the aspect classifier tells the parts apa
 acts need their own words (act_words.yml): a message read as a complaint, a request for a
 person or an online submission that has none of that act's words but asks something is a
 question; where the question is a close second to such an act, the question wins too.
+
+It decides the act in one place, after the linker and the aspect classifier (config.yml), with
+what they found: a message naming a procedure that it is unsure is a question or out of scope is
+a question; a "question" that asks only what a rule says is out of scope; a message naming a
+part of a procedure is no small talk; a procedure's name alone is a question about it.
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SEQUENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix
 from sklearn.preprocessing import normalize as unit_rows
 
+from knowledge import link_decision
 from nlu.acts import ACT_WORDS_FILE, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
+from nlu.components.aspect_classifier import BARE_NAME, FOLLOW_UP, PART_NAMED, PROCEDURES, RULE_QUESTION, sentence_features
 from nlu.components.normalizer import ORIGINAL_TEXT
 
 _SCALINGS = ("none", "log_l2")
@@ -67,6 +74,17 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             "act_words": str(ACT_WORDS_FILE),
             # a guarded act wins over the question only when the question has less than this share of its confidence
             "question_wins_ratio": 0.5,
+            # with a procedure named, the question wins over out of scope at this share of its confidence
+            # (0.5 and 0.3 compared on nlu_heldout.yml: 0.3 one better)
+            "question_over_scope": 0.3,
+            # the confidence given to a reading the words decide against the classifier (above the flows' 0.5)
+            "unsure": 0.75,
+            # below this confidence the flows do not act on the classifier's reading (nlu/evaluate.py)
+            "understood": 0.5,
+            # intents that are never a question naming a part of a procedure
+            "small_talk": ["greet", "help", "goodbye", "thank", "affirm", "deny", "bot_challenge", "subscribe_status"],
+            # the intent of a message no procedure of the catalog answers
+            "out_of_scope_intent": "out_of_scope",
         }
 
     @classmethod
@@ -96,6 +114,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._act_sets: Dict[str, PhraseSet] = {}
         self._asking = PhraseSet([])
         self._written: Dict[str, PhraseSet] = {}
+        self._needed: Dict[str, PhraseSet] = {}
 
     def _read_word_lists(self) -> None:
         if self.config["question_intent"]:
@@ -108,6 +127,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._act_words = words
         self._act_sets, self._asking = words.sets()
         self._written = words.written_sets()
+        self._needed = words.needed_sets()
 
     def act_of(self, intent: Optional[str]) -> Optional[str]:
         """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
@@ -124,21 +144,27 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         return super().train(training_data)
 
     def _arbitrate(self, message: Message, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """Acts need their own words; between a question and an act it is unsure of, the question wins."""
+        """Acts need their own words; between a question and an act it is unsure of, the question wins.
+
+        An act that lacks a word it needs (act_words.yml, needs_one_of) is never it; in a message
+        that asks (a "?", a question word, a formal request for an answer), neither is an act
+        without its own words, nor one asked for in writing ("Đề nghị hướng dẫn … thế nào?").
+        """
         if not self._act_sets or not ranking:
             return ranking
         canonical = message.get(TEXT) or ""
-        asks = "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking
-        if not asks:
-            return ranking
-        question = self.config["question_intent"]
         confidence = {r["name"]: r["confidence"] for r in ranking}
-        dropped = {
-            name for name, words in self._act_sets.items()
-            if name in confidence and (canonical not in words or canonical in self._written.get(name, ()))
-        }
+        dropped = {name for name, words in self._needed.items() if name in confidence and canonical not in words}
+        written = any(canonical in words for words in self._written.values())
+        asks = "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking or written
+        question = self.config["question_intent"]
+        if asks:
+            dropped |= {
+                name for name, words in self._act_sets.items()
+                if name in confidence and (canonical not in words or canonical in self._written.get(name, ()))
+            }
         top = max(confidence, key=lambda n: confidence[n])
-        if top in self._act_sets and top not in dropped and question in confidence:
+        if asks and top in self._act_sets and top not in dropped and question in confidence:
             if confidence[question] >= self.config["question_wins_ratio"] * confidence[top]:
                 dropped.add(top)
         if top not in dropped:
@@ -149,28 +175,63 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         silenced = [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
         return sorted(rescaled, key=lambda r: -r["confidence"]) + silenced
 
+    def _decide(self, message: Message, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The act, with what the linker and the aspect classifier found (see the module docstring)."""
+        question, scope = self.config["question_intent"], self.config["out_of_scope_intent"]
+        if not question or not ranking:
+            return ranking
+        confidence = {r["name"]: r["confidence"] for r in ranking}
+        top = ranking[0]["name"]
+        named = link_decision([float(p["score"]) for p in message.get(PROCEDURES) or []]) != "weak"
+        asked = confidence.get(question, 0.0)
+        unsure = ranking[0]["confidence"] < self.config["unsure"]
+        chosen, decided = top, True
+        if top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
+            chosen = question  # the catalog may answer it
+        elif top in self.config["small_talk"] and message.get(PART_NAMED):
+            chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks
+        elif message.get(PART_NAMED) and (
+            (top == question and unsure)
+            or (ranking[0]["confidence"] < self.config["understood"] and named)
+            or (message.get(FOLLOW_UP) and top not in self._act_sets)
+        ):
+            # a question naming its part is understood however the classifier spreads its confidence:
+            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one
+            chosen = question
+        elif unsure and message.get(BARE_NAME) and top != "ask_howto_online":
+            chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure
+        else:
+            decided = False
+        if chosen == question and message.get(RULE_QUESTION):
+            chosen, decided = scope, True  # asks what a rule says, which no procedure answers (honest scope)
+        if not decided:
+            return ranking
+        first = {"name": chosen, "confidence": max(confidence.get(chosen, 0.0), self.config["unsure"])}
+        return [first, *(r for r in ranking if r["name"] != chosen)]
+
     def process(self, messages: List[Message]) -> List[Message]:
         if not messages:
             return messages
         probas = self.clf.predict_proba(self._create_X(messages))
+        source = self.config["known_words_from"]
         for message, row in zip(messages, probas):
             ranking = sorted(
                 ({"name": str(k), "confidence": float(v)} for k, v in zip(self.clf.classes_, row)),
                 key=lambda e: -e["confidence"],
             )
-            ranking = self._arbitrate(message, ranking)
+            if source and not self._knows_a_word(message, source):
+                # no word the model has seen: not understood, whatever its letters resemble
+                ranking = [{**r, "confidence": 0.0} for r in ranking]
+            else:
+                ranking = self._decide(message, self._arbitrate(message, ranking))
             if self.config["ranking_length"] > 0:
                 ranking = ranking[: self.config["ranking_length"]]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
-        source = self.config["known_words_from"]
-        if source:
-            for message in messages:
-                if not self._knows_a_word(message, source):
-                    intent = {**message.get(INTENT), "confidence": 0.0}
-                    ranking = [{**r, "confidence": 0.0} for r in message.get("intent_ranking", [])]
-                    message.set(INTENT, intent, add_to_output=True)
-                    message.set("intent_ranking", ranking, add_to_output=True)
+            if ranking[0]["name"] == self.config["question_intent"] and message.get(FOLLOW_UP):
+                # continues the question before: a flow waiting for free text lets it through
+                entity = {"entity": FOLLOW_UP, "value": "true", "start": 0, "end": 0, "extractor": type(self).__name__}
+                message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages
 
     @staticmethod
@@ -186,23 +247,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         return any(row.nnz > 0 and abs(row).sum() > 0 for row in rows)
 
     def _create_X(self, messages: List[Message]) -> csr_matrix:
-        # The same matrix as Rasa's (sentence features of the text, sparse then dense, in
-        # the order the featurisers added them) without combining the sequence features
-        # too and stacking an empty dense block: ~3 ms less per message.
-        rows = []
-        for message in messages:
-            parts = [
-                f.features
-                for f in message.features
-                if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()
-            ]
-            parts += [
-                csr_matrix(f.features)
-                for f in message.features
-                if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_dense()
-            ]
-            rows.append(hstack(parts, format="csr") if len(parts) != 1 else csr_matrix(parts[0]))
-        features = vstack(rows, format="csr") if len(rows) != 1 else rows[0]
+        features = sentence_features(messages)
         if self.config["scaling"] == "log_l2":
             features = csr_matrix(features, dtype=np.float64, copy=True)
             features.data = 1.0 + np.log(np.maximum(features.data, 1e-12))

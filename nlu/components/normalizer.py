@@ -14,11 +14,14 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.acts import ACT_WORDS_FILE, ActWords, PhraseSet, asking_sentences
+from nlu.acts import ACT_WORDS_FILE, ActWords, PhraseSet, asking_clauses, clauses_of
 from nlu.normalize import LEXICON_FILE, Lexicon, normalize
 
 # The user's words before normalisation, kept for extractors that need the original.
 ORIGINAL_TEXT = "original_text"
+# The canonical clauses of the part of the message that asks (all of it when every sentence
+# asks, or none does): the aspect classifier finds the parts asked there, clause by clause.
+ASKING_CLAUSES = "asking_clauses"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -66,6 +69,7 @@ class VietnameseNormalizer(GraphComponent):
         words = ActWords.from_yaml(Path(config["act_words"])) if config["act_words"] else None
         self.asking = PhraseSet(words.question_words) if words else None
         self.greetings = PhraseSet(words.greetings) if words else None
+        self.saying_asking = PhraseSet(words.saying_asking) if words else None
 
     @classmethod
     def create(
@@ -79,8 +83,11 @@ class VietnameseNormalizer(GraphComponent):
             return
         message.set(ORIGINAL_TEXT, text)
         canonical = normalize(text, self.lexicon) or text
-        asking = asking_sentences(text, self.asking, self.greetings) if self.asking is not None else None
-        message.set(TEXT, f"{canonical} {' '.join(asking)}" if asking else canonical)
+        asking = asking_clauses(text, self.asking, self.greetings, self.saying_asking) if self.asking is not None else None
+        sentences = [" ".join(sentence) for sentence in asking or ()]
+        message.set(TEXT, f"{canonical} {' '.join(sentences)}" if sentences else canonical)
+        clauses = [c for sentence in asking for c in sentence] if asking else clauses_of(text)
+        message.set(ASKING_CLAUSES, clauses or [canonical])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

@@ -116,3 +116,12 @@ def test_percentiles_use_the_nearest_rank():
     assert percentile(values, 0.5) == 51.0
     assert percentile(values, 0.95) == 95.0
     assert percentile([], 0.95) == 0.0
+
+
+def test_a_walk_through_request_read_as_a_question_about_the_online_way_is_counted_both_ways():
+    examples = [_example("khai sinh online thế nào", "ask_howto_online"), _example("nộp online cho tôi", "ask_howto_online")]
+    predictions = [Prediction("ask_procedure", aspects=("online",)), Prediction("ask_procedure", aspects=("fee",))]
+    result = score(examples, predictions)
+    assert result["all"]["intent_accuracy"] == 0.0
+    assert result["all"]["accuracy_online_question_right"] == 0.5
+    assert "as right: 50.0%" in report(result)

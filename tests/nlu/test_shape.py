@@ -1,18 +1,8 @@
 """What a message's shape says when its words cannot: codes are status checks, bare names are questions."""
 
-from dataclasses import replace
-
 import pytest
 
-from nlu.model import read_bare_name
 from nlu.normalize import DOSSIER_TOKEN, normalize
-from nlu.result import ParseResult, ProcedureMatch
-
-
-def parse(text, intent, confidence, top=0.0, **entities):
-    procedures = [ProcedureMatch("1.001193", "Thủ tục đăng ký khai sinh", top)] if top else []
-    return ParseResult(text=text, intent=intent, confidence=confidence, entities=entities, procedures=procedures)
-
 
 CODE_ATTEMPTS = [
     "000.00.19.H12-261O16-0012",          # letter O for a zero: not a valid code, still a code
@@ -38,40 +28,65 @@ async def test_a_code_shaped_message_is_a_status_check_even_when_mistyped(text, 
     assert result.intent == "check_status" and result.confidence >= 0.5
 
 
+def decided(text, ranking, **found):
+    """The act the intent classifier decides for a message the classifier ranked so, with what the
+    linker and the aspect classifier found (bare_name, part_named, rule_question, procedures)."""
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.components.intent_classifier import ArrayLogisticRegressionClassifier
+    from nlu.components.normalizer import ORIGINAL_TEXT
+
+    classifier = ArrayLogisticRegressionClassifier({}, "classifier", None, None)
+    message = Message(data={TEXT: normalize(text), ORIGINAL_TEXT: text, **found})
+    ranked = [{"name": n, "confidence": c} for n, c in sorted(ranking.items(), key=lambda x: -x[1])]
+    first = classifier._decide(message, ranked)[0]
+    return first["name"], first["confidence"]
+
+
 @pytest.mark.parametrize("text, intent, confidence", [
     ("khai sinh", "deny", 0.54), ("ho chieu", "greet", 0.37), ("tam tru", "rate_service", 0.62),
 ])
 def test_a_bare_procedure_name_is_a_question_about_it(text, intent, confidence):
-    result = read_bare_name(parse(text, intent, confidence, top=0.95))
-    assert result.intent == "ask_documents" and result.confidence >= 0.5
+    name, sure = decided(text, {intent: confidence, "ask_procedure": 0.1}, bare_name=True)
+    assert name == "ask_procedure" and sure >= 0.5
 
 
-@pytest.mark.parametrize("text, intent, confidence, top", [
-    ("cảm ơn", "thank", 0.98, 0.95),            # sure of its intent
-    ("khai sinh", "deny", 0.54, 0.7),           # the name is not clear enough
-    ("lệ phí khai sinh", "ask_fee", 0.4, 0.95), # already a question about the procedure
-    ("tôi đã đi làm khai sinh cho con hôm qua nhưng cán bộ bảo thiếu giấy", "feedback", 0.3, 0.95),  # long
+@pytest.mark.parametrize("text, intent, confidence, bare", [
+    ("cảm ơn", "thank", 0.98, True),             # sure of its intent
+    ("khai sinh", "deny", 0.54, False),          # the name is not clear enough
+    ("tôi đã đi làm khai sinh cho con hôm qua nhưng cán bộ bảo thiếu giấy", "feedback", 0.3, False),  # long
+    ("khai sinh online", "ask_howto_online", 0.45, True),  # an unsure walk-through request keeps its reading
 ])
-def test_other_messages_keep_what_the_classifier_said(text, intent, confidence, top):
-    assert read_bare_name(parse(text, intent, confidence, top=top)).intent == intent
+def test_other_messages_keep_what_the_classifier_said(text, intent, confidence, bare):
+    assert decided(text, {intent: confidence, "ask_procedure": 0.1}, bare_name=bare)[0] == intent
 
 
-@pytest.mark.parametrize("text, intent, aspects", [
-    ("đăng ký khai sinh", "ask_conditions", ["conditions"]),  # a part the classifier guessed from the name alone
-    ("cho tôi xin mẫu CT01", "ask_documents", ["forms"]),
+def test_naming_a_part_is_no_small_talk():
+    ranking = {"help": 0.7, "ask_procedure": 0.2}
+    linked = [{"code": "1.001456", "name": "Cấp hộ chiếu phổ thông", "score": 0.95}]
+    assert decided("cho tôi hỏi các bước làm hộ chiếu", ranking, part_named=True, procedures=linked)[0] == "ask_procedure"
+    assert decided("cho tôi hỏi thủ tục", ranking, part_named=False, procedures=linked)[0] == "help"
+
+
+def test_a_named_procedure_the_classifier_half_reads_as_out_of_scope_is_a_question():
+    linked = [{"code": "1.001193", "name": "Đăng ký khai sinh", "score": 0.95}]
+    ranking = {"out_of_scope": 0.6, "ask_procedure": 0.3}
+    assert decided("khai sinh cho con nuôi nhờ", ranking, procedures=linked)[0] == "ask_procedure"
+    assert decided("khai sinh cho con nuôi nhờ", ranking, procedures=[])[0] == "out_of_scope"
+
+
+def test_a_question_about_what_a_rule_says_is_out_of_scope():
+    assert decided("tuổi kết hôn theo luật", {"ask_procedure": 0.8, "out_of_scope": 0.2}, rule_question=True)[0] == "out_of_scope"
+
+
+@pytest.mark.parametrize("text, aspects", [
+    ("đăng ký khai sinh", ["documents"]),   # a name alone asks the common case
+    ("lệ phí khai sinh", ["fee"]),          # a part named in words is kept
+    ("cho tôi xin mẫu CT01", ["forms"]),    # a form code names the form
 ])
-def test_a_name_the_classifier_half_reads_as_some_part_asks_the_documents(text, intent, aspects):
-    result = read_bare_name(replace(parse(text, intent, 0.41, top=0.99), aspects=aspects), part_named=False)
-    assert (result.intent, result.aspects) == ("ask_documents", ["documents"]) and result.confidence >= 0.5
-
-
-def test_a_part_named_in_words_is_kept_when_the_classifier_is_unsure():
-    result = read_bare_name(replace(parse("lệ phí khai sinh", "ask_fee", 0.4, top=0.99), aspects=["fee"]), part_named=True)
-    assert (result.intent, result.aspects) == ("ask_fee", ["fee"]) and result.confidence >= 0.5
-
-
-def test_an_unsure_walk_through_request_keeps_its_reading():
-    assert read_bare_name(parse("khai sinh online", "ask_howto_online", 0.45, top=0.99)).intent == "ask_howto_online"
+def test_a_short_name_asks_the_documents_unless_it_names_a_part(text, aspects, nlu_model):
+    assert nlu_model.parse_sync(text).aspects == aspects
 
 
 @pytest.mark.parametrize("text", ["đăng ký khai sinh", "dang ky khai sinh"])

@@ -110,12 +110,12 @@ def test_a_legal_aspect_guessed_without_its_anchor_is_no_aspect(aspect_words):
 
     component = AspectClassifier({}, None, None)
     component._words, component._matcher = aspect_words, aspect_words.matcher()
-    component._weak = aspect_words.weak_matcher()
+    component._weak, component._fallback = aspect_words.weak_matcher(), aspect_words.fallback_matcher()
     component._classes = ["documents", "legal"]
     sure_legal = np.array([0.1, 0.9])
-    assert component.aspects(normalize("quy định về độ tuổi kết hôn hiện nay"), sure_legal) == []
-    assert component.aspects(normalize("kết hôn căn cứ pháp lý là luật nào"), sure_legal) == ["legal"]
-    assert component.aspects(normalize("khai sinh"), np.array([0.3, 0.4])) == ["documents"]
+    assert component.aspects([normalize("quy định về độ tuổi kết hôn hiện nay")], sure_legal) == []
+    assert component.aspects([normalize("kết hôn căn cứ pháp lý là luật nào")], sure_legal) == ["legal"]
+    assert component.aspects([normalize("khai sinh")], np.array([0.3, 0.4])) == ["documents"]
 
 
 @pytest.mark.parametrize(
