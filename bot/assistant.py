@@ -148,7 +148,8 @@ class Assistant:
         now = self.clock()
         conversation_id, state = held.read(now)
         # While a person at the desk has the conversation, the assistant stays quiet (bot/handover.py).
-        quiet = self.handover.hold(channel, user_id, text, now) if self.handover is not None else None
+        # The lock's read said whether a ticket is taken: a turn without one asks nothing more.
+        quiet = self.handover.hold(channel, user_id, text, now) if held.desk_taken and self.handover is not None else None
         if quiet is not None:
             return Turn(replies=self.engine.responses.render(quiet) if quiet else [])
         # Typing (or a channel echoing) the title of a button just offered is pressing it.
@@ -168,9 +169,12 @@ class Assistant:
             # No transaction is open while the flows run: actions write through the desk in their own,
             # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
             result = self.engine.handle(state, parse, services, now)
-        # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer.
-        with self.store.session() as session, session.begin():
-            notices = take_for_visit(session, channel, user_id, now)
+        # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer
+        # (whether there are any, the lock's read said).
+        notices: list[Reply] = []
+        if held.notices_waiting:
+            with self.store.session() as session, session.begin():
+                notices = take_for_visit(session, channel, user_id, now)
         offered = {fold_words(b.title): b.payload for r in (*notices, *earlier, *result.replies) for b in r.buttons}
         # Decided once: the caller still waits (answer now) or gave up at the budget (answer next time).
         late = ticket is not None and not ticket.claim()
