@@ -124,7 +124,7 @@ def thread_cpu(threads: list[threading.Thread]) -> float:
     return total
 
 
-def build(db: str, pg: Any) -> tuple[Any, Any]:
+def build(db: str, pg: Any, environ: dict[str, str] | None = None) -> tuple[Any, Any]:
     from cryptography.fernet import Fernet
 
     from bot.runtime import build_assistant
@@ -134,7 +134,7 @@ def build(db: str, pg: Any) -> tuple[Any, Any]:
         f"sqlite:///{tempfile.mkdtemp(prefix='profile-')}/profile.db"
     settings = Settings.load(environ={
         "DATABASE_URL": url, "DATA_KEY": Fernet.generate_key().decode(), "API_KEYS": f"profile:{KEY}",
-        "TELEGRAM_BOT_TOKEN": "", "LOG_LEVEL": "WARNING",
+        "TELEGRAM_BOT_TOKEN": "", "LOG_LEVEL": "WARNING", **(environ or {}),
     }, env_file=None)
     assistant = build_assistant(settings)
     return assistant, settings
@@ -192,17 +192,29 @@ def messages(users: int, per_user: int) -> list[tuple[str, str]]:
     return [(f"u{u}", QUESTIONS[(u + m) % len(QUESTIONS)]) for m in range(per_user) for u in range(users)]
 
 
-async def send_all(port: int, plan: list[tuple[str, str]]) -> list[float]:
+async def send_all(port: int, plan: list[tuple[str, str]], concurrent: bool = False) -> list[float]:
+    """Sends the plan one message at a time, or (concurrent) every user at once, each user's in order."""
     url = f"http://127.0.0.1:{port}/api/chat"
-    walls = []
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http:
-        for user, text in plan:
-            started = time.perf_counter()
-            async with http.post(url, json={"user": user, "text": text}) as r:
-                await r.read()
-                if r.status != 200:
-                    raise SystemExit(f"/api/chat answered {r.status} to {text!r}")
-            walls.append(time.perf_counter() - started)
+    walls: list[float] = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"},
+                                     connector=aiohttp.TCPConnector(limit=0)) as http:
+
+        async def send(said: list[tuple[str, str]]) -> None:
+            for user, text in said:
+                started = time.perf_counter()
+                async with http.post(url, json={"user": user, "text": text}) as r:
+                    await r.read()
+                    if r.status != 200:
+                        raise SystemExit(f"/api/chat answered {r.status} to {text!r}")
+                walls.append(time.perf_counter() - started)
+
+        if not concurrent:
+            await send(plan)
+        else:
+            by_user: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for user, text in plan:
+                by_user[user].append((user, text))
+            await asyncio.gather(*(send(said) for said in by_user.values()))
     return walls
 
 
@@ -217,7 +229,7 @@ def top(profile: cProfile.Profile, turns: int, count: int) -> str:
 
 
 def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
-    assistant, settings = build(args.db, pg)
+    assistant, settings = build(args.db, pg, {"TURN_WORKERS": str(args.turn_workers)} if args.turn_workers else None)
     server = Server(assistant, settings).start()
     warm = messages(4, 3)
     asyncio.run(send_all(server.port, [(f"warm-{u}", t) for u, t in warm]))
@@ -228,7 +240,7 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
     undo = instrument(clock)
     plan = messages(args.users, args.turns // args.users)
     loop_before, turn_before, process_before = thread_cpu([server.thread]), thread_cpu(turn_threads()), time.process_time()
-    walls = asyncio.run(send_all(server.port, plan))
+    walls = asyncio.run(send_all(server.port, plan, args.concurrent))
     loop_cpu, turn_cpu = thread_cpu([server.thread]) - loop_before, thread_cpu(turn_threads()) - turn_before
     process_cpu = time.process_time() - process_before
     for owner, name, original in undo:
@@ -250,7 +262,7 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
             stages["turn thread: rest (Turn, logging, thread wake-up)"] = ms(total - top_level)
     ordered = sorted(walls)
     result = {
-        "db": args.db, "turns": n,
+        "db": args.db, "turns": n, "concurrent": args.concurrent,
         "cpu_ms_per_turn": {"event loop thread": ms(loop_cpu), "turn threads": ms(turn_cpu),
                             "whole process (client included)": ms(process_cpu)},
         "stages_cpu_ms": stages,
@@ -267,7 +279,7 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
         guard = threading.Lock()
 
         def profiled(self: Any, *a: Any, **kw: Any) -> Any:
-            with guard:  # one turn at a time here (the client sends one at a time); a profiler per thread
+            with guard:  # one profiled turn at a time (a cProfile.Profile follows one thread at a time)
                 turn_profile.enable()
                 try:
                     return original(self, *a, **kw)
@@ -276,7 +288,7 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
 
         Assistant.run_turn = profiled  # type: ignore[method-assign]
         server.call(loop_profile.enable)
-        asyncio.run(send_all(server.port, plan))
+        asyncio.run(send_all(server.port, plan, args.concurrent))
         server.call(loop_profile.disable)
         Assistant.run_turn = original  # type: ignore[method-assign]
         result["top_turn"] = top(turn_profile, n, args.top)
@@ -296,7 +308,8 @@ def show(result: dict[str, Any], before: dict[str, Any] | None) -> None:
     print("  stages:")
     for key, value in result["stages_cpu_ms"].items():
         print(f"    {key:<56}{label(key, value)}")
-    print(f"  wall per turn (one at a time): p50 {result['wall_ms']['p50']} ms, p99 {result['wall_ms']['p99']} ms")
+    how = "users at once" if result.get("concurrent") else "one at a time"
+    print(f"  wall per turn ({how}): p50 {result['wall_ms']['p50']} ms, p99 {result['wall_ms']['p99']} ms")
     for name in ("top_turn", "top_loop"):
         if name in result:
             print(f"\n-- top functions, {'turn threads' if name == 'top_turn' else 'event loop thread'} --")
@@ -312,6 +325,9 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--turns", type=int, default=200, help="turns timed (200)")
     parser.add_argument("--users", type=int, default=20, help="users taking turns (20, as bench/load.py)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="all users at once, as bench/load.py's saturation (default: one message at a time)")
+    parser.add_argument("--turn-workers", type=int, default=0, help="TURN_WORKERS (default: the setting's default)")
     parser.add_argument("--top", type=int, default=25, help="top functions by own time (0: no cProfile pass)")
     parser.add_argument("--save", metavar="LABEL", help="write bench/results/turn_profile-<db>-LABEL.json")
     parser.add_argument("--before", metavar="LABEL", default="before", help="compare with a saved run (before)")
@@ -326,12 +342,13 @@ def main() -> None:
     finally:
         if pg is not None:
             pg.stop()
-    saved = RESULTS / f"turn_profile-{args.db}-{args.before}.json"
+    mode = "-concurrent" if args.concurrent else ""
+    saved = RESULTS / f"turn_profile-{args.db}{mode}-{args.before}.json"
     before = json.loads(saved.read_text()) if saved.exists() and args.save != args.before else None
     show(result, before)
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"turn_profile-{args.db}-{args.save}.json"
+        path = RESULTS / f"turn_profile-{args.db}{mode}-{args.save}.json"
         path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
         print(f"written: {path}")
 
