@@ -20,7 +20,7 @@ from sqlalchemy.pool import QueuePool
 
 from bot.storage.crypto import DataKeyError, Keyring, attach_keyring, check_key, keyring_from_settings
 from bot.storage.models import ChannelState, Conversation, Message, User, utcnow
-from bot.storage.turn_lock import CONVERSATION_GAP, ConversationLock, lock_key
+from bot.storage.turn_lock import CONVERSATION_GAP, ConversationLock, lock_key, register_arrival
 
 __all__ = ["CONVERSATION_GAP", "ConversationLock", "DatabaseOptions", "Store", "lock_key", "make_engine", "migrate"]
 
@@ -155,9 +155,14 @@ class Store:
             raise DataKeyError(f"{_safe_url(engine)}: {e}") from None
         return cls(engine)
 
-    def conversation_lock(self, channel: str, external_id: str) -> ConversationLock:
-        """`with`, in the turn's worker thread: one turn of this person at a time."""
-        return ConversationLock(self, channel, external_id)
+    def conversation_lock(self, channel: str, external_id: str, arrival: int | None = None) -> ConversationLock:
+        """`with`, in the turn's worker thread: one turn of this person at a time, after their earlier
+        messages (`arrival`: what `arrive` answered when this one came)."""
+        return ConversationLock(self, channel, external_id, arrival)
+
+    def arrive(self, channel: str, external_id: str, now: datetime | None = None) -> int | None:
+        """Registers a message of the person as it arrives (bot/storage/turn_lock.py: register_arrival)."""
+        return register_arrival(self, channel, external_id, now)
 
     def session(self) -> Session:
         return self.sessions()

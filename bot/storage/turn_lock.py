@@ -9,9 +9,10 @@ work is ~0.01 ms of it).
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, bindparam, text
 from sqlalchemy.engine import Connection
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import TextClause
 
 from bot.storage.crypto import EncryptedJSON, MaskedText
-from bot.storage.models import Conversation, User
+from bot.storage.models import ChannelEvent, Conversation, User, utcnow
 
 if TYPE_CHECKING:
     from bot.storage.db import Store
@@ -32,6 +33,18 @@ SEEN_PRECISION = timedelta(minutes=1)
 TICKET_TAKEN = "taken"
 # Outbox rows that could not reach the person, shown with their next answer (bot/outbox.py).
 SHOWN_ON_VISIT = ("held", "undeliverable", "failed")
+# channel_events status of a message registered on arrival whose turn has not run yet (PostgreSQL).
+ARRIVED = "arrived"
+# An arrival older than this belongs to a worker that stopped before its turn: the next messages stop waiting for it.
+ARRIVAL_STALE = timedelta(seconds=20)
+# How long a turn that found an earlier message waiting lets it go first before trying again (doubling, capped).
+ARRIVAL_RETRY = (0.005, 0.1)
+
+T = TypeVar("T")
+
+
+class EarlierMessageWaiting(Exception):
+    """An earlier message of the person has not had its turn (another worker has it queued): try this one later."""
 
 
 def lock_key(channel: str, external_id: str) -> int:
@@ -41,19 +54,34 @@ def lock_key(channel: str, external_id: str) -> int:
 
 
 # The person, their latest conversation, and whether the rare parts of a turn have anything to do:
-# a ticket a person at the desk has taken, notices waiting to be shown. One statement, every turn.
+# a ticket a person at the desk has taken, notices waiting to be shown, an earlier message of this person
+# still waiting for its turn in another worker. One statement, every turn; one row, even for a newcomer.
 _READ = text(
     "SELECT u.id AS user_id, u.last_seen_at, c.id AS conversation_id, c.flow_state, c.updated_at,"
     f" EXISTS (SELECT 1 FROM tickets t WHERE t.user_id = u.id AND t.status = '{TICKET_TAKEN}') AS desk_taken,"
-    " EXISTS (SELECT 1 FROM outbox o WHERE o.channel = u.channel AND o.user_id = u.external_id"
-    f"  AND o.status IN ({', '.join(repr(s) for s in SHOWN_ON_VISIT)}) AND o.shown_at IS NULL) AS notices_waiting"
-    " FROM users u LEFT OUTER JOIN conversations c ON c.id = ("
+    " EXISTS (SELECT 1 FROM outbox o WHERE o.channel = :channel AND o.user_id = :external_id"
+    f"  AND o.status IN ({', '.join(repr(s) for s in SHOWN_ON_VISIT)}) AND o.shown_at IS NULL) AS notices_waiting,"
+    " EXISTS (SELECT 1 FROM channel_events e WHERE e.channel = :channel AND e.sender = :external_id"
+    f"  AND e.status = '{ARRIVED}' AND e.id < :arrival AND e.received_at > :fresh) AS earlier_waiting"
+    " FROM (SELECT 1 AS one) AS here"
+    " LEFT OUTER JOIN users u ON u.channel = :channel AND u.external_id = :external_id"
+    " LEFT OUTER JOIN conversations c ON c.id = ("
     "  SELECT c2.id FROM conversations c2 WHERE c2.user_id = u.id ORDER BY c2.updated_at DESC, c2.id DESC LIMIT 1)"
-    " WHERE u.channel = :channel AND u.external_id = :external_id"
+).bindparams(
+    bindparam("arrival", type_=Integer), bindparam("fresh", type_=DateTime),
 ).columns(
     user_id=Integer, last_seen_at=DateTime, conversation_id=Integer, flow_state=EncryptedJSON, updated_at=DateTime,
-    desk_taken=Boolean, notices_waiting=Boolean,
+    desk_taken=Boolean, notices_waiting=Boolean, earlier_waiting=Boolean,
 )
+# A message of the person, registered the moment it arrives (before it waits for a turn thread): the order
+# of these ids is the order their turns run in, whichever worker holds each (PostgreSQL).
+_ARRIVE = text(
+    "INSERT INTO channel_events (channel, sender, event_id, payload, status, attempts, received_at)"
+    f" VALUES (:channel, :sender, :event_id, :payload, '{ARRIVED}', 0, :now) RETURNING id"
+).bindparams(
+    bindparam("payload", type_=ChannelEvent.__table__.c.payload.type), bindparam("now", type_=DateTime),
+).columns(id=Integer)
+_ARRIVAL_DONE = "DELETE FROM channel_events WHERE id = %(arrival)s"
 _STATE = Conversation.__table__.c.flow_state.type
 _SEEN = text("UPDATE users SET last_seen_at = :now WHERE id = :user_id").bindparams(bindparam("now", type_=DateTime))
 _UPDATE_STATE = text("UPDATE conversations SET flow_state = :state, updated_at = :now WHERE id = :conversation_id") \
@@ -88,17 +116,58 @@ def _save_in_one(messages: int, seen: bool) -> TextClause:
     )
 
 
+def _autocommit(store: Store, run: Callable[[Connection], T]) -> tuple[Connection, T]:
+    """A pooled connection in the driver's autocommit mode (PostgreSQL), with `run` done on it: the
+    transaction, if any, is ours to begin and end, so that BEGIN travels with the first statement."""
+    for attempt in (1, 2):
+        connection = store.engine.connect()
+        try:
+            connection.connection.dbapi_connection.autocommit = True
+            return connection, run(connection)
+        except DBAPIError as e:
+            connection.invalidate()
+            connection.close()
+            # A connection the server closed (a restart): the pool is emptied, try once more on a new one.
+            # This replaces pre-pinging every checkout, a round trip each.
+            if e.connection_invalidated and attempt == 1:
+                continue
+            raise
+        except Exception:
+            connection.invalidate()
+            connection.close()
+            raise
+    raise AssertionError("unreachable")
+
+
+def register_arrival(store: Store, channel: str, external_id: str, now: datetime | None = None) -> int | None:
+    """Registers a message of the person as it arrives, before it waits for a turn; its turn then runs after
+    every earlier one of theirs, whichever worker has it (PostgreSQL). None on SQLite: one worker, whose
+    in-process queue keeps the order."""
+    if not store.locking:
+        return None
+    values = {"channel": channel, "sender": external_id, "event_id": f"arrival:{secrets.token_hex(12)}",
+              "payload": {}, "now": now or utcnow()}
+    connection, arrival = _autocommit(store, lambda c: c.execute(_ARRIVE, values).scalar_one())
+    connection.connection.dbapi_connection.autocommit = False
+    connection.close()
+    return int(arrival)
+
+
 class ConversationLock:
     """One person's turn, held whole against their other messages, whichever worker runs them.
 
     PostgreSQL: the turn is one transaction on one connection that starts by taking a transaction
     advisory lock keyed on (channel, person) and ends by committing the turn's writes, which releases
-    it: the next message of that person reads what this one wrote. Waiters queue in the order they
-    asked. An advisory lock and not `SELECT ... FOR UPDATE` on their row: the flows' own writes (a
-    ticket whose foreign key points at the row, "delete my data" removing it) run in other transactions
-    during the turn and would wait on a row lock held by the turn itself; the turn takes no row lock
-    until its final writes. A connection that dies drops its lock. Round trips per turn: lock, read,
-    one write, commit.
+    it: the next message of that person reads what this one wrote. An advisory lock and not
+    `SELECT ... FOR UPDATE` on their row: the flows' own writes (a ticket whose foreign key points at
+    the row, "delete my data" removing it) run in other transactions during the turn and would wait on
+    a row lock held by the turn itself; the turn takes no row lock until its final writes. A connection
+    that dies drops its lock. Round trips per turn: lock, read, one write, commit.
+    In order: waiters of the lock queue in the order they asked, but a message that waited for a turn
+    thread in a busy worker may ask after a later one that a free worker took at once. So each message
+    is registered on arrival (`register_arrival`, before it waits for a thread), and a turn whose read
+    finds an earlier message of the person still waiting lets go of the lock (EarlierMessageWaiting)
+    and is tried again a moment later, its thread free meanwhile for other people's turns.
     SQLite: one worker only (checked at start), so the Assistant's in-process lock serialises turns;
     the read and the writes are two short transactions (a transaction held open across the flows
     would collide with their writes).
@@ -108,11 +177,12 @@ class ConversationLock:
     one, asks the database nothing else.
     """
 
-    def __init__(self, store: Store, channel: str, external_id: str):
+    def __init__(self, store: Store, channel: str, external_id: str, arrival: int | None = None):
         self.store = store
         self.channel = channel
         self.external_id = external_id
         self.key = lock_key(channel, external_id)
+        self.arrival = arrival  # this message's registration (register_arrival), ended with the turn
         self.connection: Connection | None = None
         self.user_id: int | None = None
         self.seen_at: datetime | None = None
@@ -121,39 +191,28 @@ class ConversationLock:
 
     def acquire(self) -> None:
         """Waits for the person's lock (blocking: the turn's worker thread runs it, never the event loop)."""
-        for attempt in (1, 2):
-            connection = self.store.engine.connect()
-            try:
-                if not self.store.locking:
-                    self.connection = connection
-                    return
-                # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
-                # that BEGIN and the lock travel in one round trip; release() switches it back.
-                connection.connection.dbapi_connection.autocommit = True
-                connection.exec_driver_sql("BEGIN; SELECT pg_advisory_xact_lock(%(key)s)", {"key": self.key})
-            except DBAPIError as e:
-                connection.invalidate()
-                connection.close()
-                # A connection the server closed (a restart): the pool is emptied, try once more on a new one.
-                # This replaces pre-pinging every checkout, a round trip each.
-                if e.connection_invalidated and attempt == 1:
-                    continue
-                raise
-            except Exception:
-                connection.invalidate()
-                connection.close()
-                raise
-            self.connection = connection
+        if not self.store.locking:
+            self.connection = self.store.engine.connect()
             return
+        lock = {"key": self.key}
+        self.connection, _ = _autocommit(
+            self.store, lambda c: c.exec_driver_sql("BEGIN; SELECT pg_advisory_xact_lock(%(key)s)", lock))
 
-    def release(self, failed: bool = False) -> None:
-        """Commits the turn (or rolls it back after an error), which lets the person's next message in."""
+    def release(self, failed: bool = False, again: bool = False) -> None:
+        """Commits the turn (or rolls it back after an error), which lets the person's next message in.
+
+        The message's arrival ends with its turn, whatever became of it, in the same round trip; unless
+        the turn is to be tried `again` (it let an earlier message go first)."""
         connection, self.connection = self.connection, None
         if connection is None:
             return
         try:
             if self.store.locking:
-                connection.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
+                done = self.arrival is not None and not again
+                if failed:
+                    connection.exec_driver_sql(f"ROLLBACK; {_ARRIVAL_DONE}" if done else "ROLLBACK", {"arrival": self.arrival})
+                else:
+                    connection.exec_driver_sql(f"{_ARRIVAL_DONE}; COMMIT" if done else "COMMIT", {"arrival": self.arrival})
                 connection.connection.dbapi_connection.autocommit = False
             elif failed:
                 connection.rollback()
@@ -166,13 +225,18 @@ class ConversationLock:
             connection.close()
 
     def read(self, now: datetime) -> tuple[int, dict[str, Any]]:
-        """The person's open conversation (id, flow state), created with the person if need be."""
+        """The person's open conversation (id, flow state), created with the person if need be.
+
+        Raises EarlierMessageWaiting when an earlier message of the person, registered on arrival, has not
+        had its turn yet (it waits in another worker): the turn lets go of the lock and is tried again."""
         assert self.connection is not None, "acquire() first"
         row = self._read()
-        if row is None or row.conversation_id is None or now - row.updated_at > CONVERSATION_GAP:
-            self._create(now, None if row is None else row.user_id)
+        if row.earlier_waiting:
+            raise EarlierMessageWaiting(f"{self.channel}: an earlier message of the person has not had its turn")
+        if row.user_id is None or row.conversation_id is None or now - row.updated_at > CONVERSATION_GAP:
+            self._create(now, row.user_id)
             row = self._read()
-            assert row is not None and row.conversation_id is not None
+            assert row.conversation_id is not None
         self.user_id = row.user_id
         # Written at most once a minute: a round trip saved on most turns of a conversation.
         self.seen_at = row.last_seen_at
@@ -183,7 +247,10 @@ class ConversationLock:
 
     def _read(self) -> Any:
         assert self.connection is not None
-        return self.connection.execute(_READ, {"channel": self.channel, "external_id": self.external_id}).first()
+        return self.connection.execute(_READ, {
+            "channel": self.channel, "external_id": self.external_id, "arrival": self.arrival,
+            "fresh": utcnow() - ARRIVAL_STALE,
+        }).one()
 
     def _create(self, now: datetime, user_id: int | None) -> None:
         """Makes the person and/or a new conversation in a transaction of its own, committed at once, so that
@@ -232,4 +299,4 @@ class ConversationLock:
         return self
 
     def __exit__(self, kind: object, *exc: object) -> None:
-        self.release(failed=kind is not None)
+        self.release(failed=kind is not None, again=kind is EarlierMessageWaiting)
