@@ -234,14 +234,18 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
     warm = messages(4, 3)
     asyncio.run(send_all(server.port, [(f"warm-{u}", t) for u, t in warm]))
     turn_threads = lambda: [t for t in threading.enumerate() if t.name.startswith("turn-")]  # noqa: E731
+    # Messages registered on arrival (PostgreSQL), in a thread of their own.
+    arrival_threads = lambda: [t for t in threading.enumerate() if t.name.startswith("arrival-")]  # noqa: E731
 
     # Pass 1: CPU per stage, no profiler.
     clock = Clock()
     undo = instrument(clock)
     plan = messages(args.users, args.turns // args.users)
     loop_before, turn_before, process_before = thread_cpu([server.thread]), thread_cpu(turn_threads()), time.process_time()
+    arrival_before = thread_cpu(arrival_threads())
     walls = asyncio.run(send_all(server.port, plan, args.concurrent))
     loop_cpu, turn_cpu = thread_cpu([server.thread]) - loop_before, thread_cpu(turn_threads()) - turn_before
+    arrival_cpu = thread_cpu(arrival_threads()) - arrival_before
     process_cpu = time.process_time() - process_before
     for owner, name, original in undo:
         setattr(owner, name, original)
@@ -264,6 +268,7 @@ def run(args: argparse.Namespace, pg: Any) -> dict[str, Any]:
     result = {
         "db": args.db, "turns": n, "concurrent": args.concurrent,
         "cpu_ms_per_turn": {"event loop thread": ms(loop_cpu), "turn threads": ms(turn_cpu),
+                            "arrival thread (registers each message, PostgreSQL)": ms(arrival_cpu),
                             "whole process (client included)": ms(process_cpu)},
         "stages_cpu_ms": stages,
         "wall_ms": {"p50": round(ordered[n // 2] * 1000, 2), "p99": round(ordered[int(n * 0.99)] * 1000, 2)},

@@ -152,6 +152,7 @@ class Assistant:
             if pool is not None:
                 pool.close()
         self._pool = self._arrivals = None
+        self.store.close_arrivals()
 
     def run_turn(self, channel: str, user_id: str, text: str, ticket: TurnTicket | None = None,
                  arrival: int | None = None) -> Turn:

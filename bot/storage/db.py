@@ -20,7 +20,7 @@ from sqlalchemy.pool import QueuePool
 
 from bot.storage.crypto import DataKeyError, Keyring, attach_keyring, check_key, keyring_from_settings
 from bot.storage.models import ChannelState, Conversation, Message, User, utcnow
-from bot.storage.turn_lock import CONVERSATION_GAP, ConversationLock, lock_key, register_arrival
+from bot.storage.turn_lock import CONVERSATION_GAP, Arrivals, ConversationLock, lock_key
 
 __all__ = ["CONVERSATION_GAP", "ConversationLock", "DatabaseOptions", "Store", "lock_key", "make_engine", "migrate"]
 
@@ -134,6 +134,7 @@ class Store:
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         # Only PostgreSQL serves several workers; on SQLite the process's own lock is the only one needed.
         self.locking = engine.dialect.name == "postgresql"
+        self._arrivals: Arrivals | None = None  # made by the first arrive()
 
     @classmethod
     def open(cls, database: str | DatabaseOptions, keyring: Keyring | None = None) -> Store:
@@ -161,8 +162,19 @@ class Store:
         return ConversationLock(self, channel, external_id, arrival)
 
     def arrive(self, channel: str, external_id: str, now: datetime | None = None) -> int | None:
-        """Registers a message of the person as it arrives (bot/storage/turn_lock.py: register_arrival)."""
-        return register_arrival(self, channel, external_id, now)
+        """Registers a message of the person as it arrives, before it waits for a turn; its turn then runs
+        after every earlier one of theirs, whichever worker has it (PostgreSQL; bot/storage/turn_lock.py).
+        None on SQLite: one worker, whose in-process queue keeps the order."""
+        if not self.locking:
+            return None
+        if self._arrivals is None:
+            self._arrivals = Arrivals(self)
+        return self._arrivals.register(channel, external_id, now)
+
+    def close_arrivals(self) -> None:
+        """Gives back the connection `arrive` keeps (when the Assistant stops)."""
+        if self._arrivals is not None:
+            self._arrivals.close()
 
     def session(self) -> Session:
         return self.sessions()

@@ -73,3 +73,19 @@ async def test_a_message_whose_worker_died_before_its_turn_holds_up_the_next_onl
     turn = await asyncio.wait_for(free.handle("web", user, "lệ phí bao nhiêu"), 5)
     assert turn.replies
     assert [text for direction, text in stored(free, user) if direction == "in"] == ["lệ phí bao nhiêu"]
+
+
+async def test_messages_are_still_registered_after_the_database_closed_the_registering_connection(two_workers, user):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    busy, free = two_workers
+    assert (await free.handle("web", user, "xin chào")).replies
+    admin = create_engine(free.store.engine.url.render_as_string(hide_password=False), future=True, poolclass=NullPool)
+    with admin.connect() as connection:  # what a server restart does to every open connection
+        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    admin.dispose()
+    assert (await free.handle("web", user, "lệ phí bao nhiêu")).replies
+    assert [text for direction, text in stored(free, user) if direction == "in"] == ["xin chào", "lệ phí bao nhiêu"]
+    assert waiting(free, user) == 0
