@@ -218,7 +218,7 @@ async def run_config(db: str, workers: int, args: argparse.Namespace, pg: Any) -
         result: dict[str, Any] = {"db": db, "workers": workers}
         stop = asyncio.Event()
         zalo = asyncio.create_task(zalo_sender(fake, stop, args.zalo_rate))
-        cpu = Cpu(server.pid, pg)
+        cpu = Cpu(server.pid, pg if db == "postgresql" else None)
         saturated = await users(chat, lambda u, m: {"user": f"sat{u}", "text": QUESTIONS[(u + m) % 8]},
                                 args.users, args.messages, 0, args.limit)
         stop.set()
@@ -228,7 +228,7 @@ async def run_config(db: str, workers: int, args: argparse.Namespace, pg: Any) -
         # Each chat request and each Zalo event is a turn.
         result["saturation"] = {**saturated.result(), **cpu.per(len(saturated.latencies) + len(webhooks.latencies))}
         result["rss_mb_after_saturation"] = rss_mb(server.pid)
-        cpu = Cpu(server.pid, pg)
+        cpu = Cpu(server.pid, pg if db == "postgresql" else None)
         paced = await users(chat, lambda u, m: {"user": f"paced{u}", "text": QUESTIONS[(u + m) % 8]},
                             args.paced_users, args.paced_messages, args.pause, args.limit)
         result["paced"] = {"users": args.paced_users, "pause_s": args.pause, **paced.result(),
