@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, bindparam, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 
 from bot.storage.crypto import EncryptedJSON, MaskedText, keyring_of
-from bot.storage.models import Conversation, User, utcnow
+from bot.storage.models import Conversation, utcnow
 
 if TYPE_CHECKING:
     from bot.storage.db import Store
@@ -86,6 +86,15 @@ _STATE = Conversation.__table__.c.flow_state.type
 _SEEN = text("UPDATE users SET last_seen_at = :now WHERE id = :user_id").bindparams(bindparam("now", type_=DateTime))
 _UPDATE_STATE = text("UPDATE conversations SET flow_state = :state, updated_at = :now WHERE id = :conversation_id") \
     .bindparams(bindparam("state", type_=_STATE), bindparam("now", type_=DateTime))
+# A newcomer's first message (a province's announcement brings thousands at once): two statements.
+_NEW_PERSON = text(
+    "INSERT INTO users (channel, external_id, created_at, last_seen_at) VALUES (:channel, :external_id, :now, :now)"
+    " ON CONFLICT (channel, external_id) DO NOTHING"
+).bindparams(bindparam("now", type_=DateTime))
+_NEW_CONVERSATION = text(
+    "INSERT INTO conversations (user_id, started_at, updated_at, flow_state)"
+    " SELECT id, :now, :now, :state FROM users WHERE channel = :channel AND external_id = :external_id"
+).bindparams(bindparam("now", type_=DateTime), bindparam("state", type_=_STATE))
 _INSERT_MESSAGE = text(
     "INSERT INTO messages (conversation_id, direction, text, intent, confidence, procedure_code, created_at)"
     " VALUES (:conversation_id, :direction, :text, :intent, :confidence, :procedure_code, :now)"
@@ -284,17 +293,11 @@ class ConversationLock:
     def _create(self, now: datetime, user_id: int | None) -> None:
         """Makes the person and/or a new conversation in a transaction of its own, committed at once, so that
         the flows' own transactions see them (the lock's transaction stays open, and reads them next)."""
-        with self.store.session() as session, session.begin():
-            if user_id is None:
-                user = User(channel=self.channel, external_id=self.external_id, created_at=now, last_seen_at=now)
-                session.add(user)
-                try:
-                    session.flush()
-                except IntegrityError:  # made a moment ago by another worker's first turn: use theirs
-                    session.rollback()
-                    return
-                user_id = user.id
-            session.add(Conversation(user_id=user_id, started_at=now, updated_at=now, flow_state={}))
+        values = {"channel": self.channel, "external_id": self.external_id, "now": now, "state": {}}
+        with self.store.engine.begin() as connection:
+            if user_id is None:  # made a moment ago by another worker's first turn: theirs is used
+                connection.execute(_NEW_PERSON, values)
+            connection.execute(_NEW_CONVERSATION, values)
 
     def save(self, conversation_id: int, flow_state: dict[str, Any], now: datetime,
              messages: list[tuple[str, str, str | None, float | None, str | None]]) -> bool:
