@@ -313,6 +313,9 @@ def show(result: dict[str, Any], before: dict[str, Any] | None) -> None:
     print("  stages:")
     for key, value in result["stages_cpu_ms"].items():
         print(f"    {key:<56}{label(key, value)}")
+    for key, value in (before or {}).get("stages_cpu_ms", {}).items():
+        if key not in result["stages_cpu_ms"]:
+            print(f"    {key:<56}{'–':>8}   (before {value:6.2f}; no longer run)")
     how = "users at once" if result.get("concurrent") else "one at a time"
     print(f"  wall per turn ({how}): p50 {result['wall_ms']['p50']} ms, p99 {result['wall_ms']['p99']} ms")
     for name in ("top_turn", "top_loop"):
