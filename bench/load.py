@@ -56,20 +56,62 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 1)}
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
-    total, pending = 0, [pid]
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, pending = [], [pid]
     while pending:
         p = pending.pop()
+        found.append(p)
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
             for task in Path(f"/proc/{p}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants: what a request costs, whatever
+    else the shared machine does (throughput is not, on a machine shared with other work)."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
     return round(total / 1024, 1)
+
+
+class Cpu:
+    """CPU spent by the server (and PostgreSQL's processes, when there are) from now on."""
+
+    def __init__(self, server_pid: int, pg: Any) -> None:
+        self.server_pid = server_pid
+        self.pg_pid = pg.process.pid if pg is not None and pg.process is not None else None
+        self.server = cpu_seconds(server_pid)
+        self.database = cpu_seconds(self.pg_pid) if self.pg_pid else 0.0
+
+    def per(self, requests: int) -> dict[str, float]:
+        """CPU ms per request since this was made: the server's, and the database server's."""
+        n = max(requests, 1)
+        spent = {"server_cpu_ms": round((cpu_seconds(self.server_pid) - self.server) * 1000 / n, 2)}
+        if self.pg_pid:
+            spent["postgres_cpu_ms"] = round((cpu_seconds(self.pg_pid) - self.database) * 1000 / n, 2)
+        return spent
 
 
 # The load is a front end of its own (an API key), so simulated users name themselves as a kiosk would.
@@ -176,15 +218,21 @@ async def run_config(db: str, workers: int, args: argparse.Namespace, pg: Any) -
         result: dict[str, Any] = {"db": db, "workers": workers}
         stop = asyncio.Event()
         zalo = asyncio.create_task(zalo_sender(fake, stop, args.zalo_rate))
+        cpu = Cpu(server.pid, pg if db == "postgresql" else None)
         saturated = await users(chat, lambda u, m: {"user": f"sat{u}", "text": QUESTIONS[(u + m) % 8]},
                                 args.users, args.messages, 0, args.limit)
         stop.set()
-        result["saturation"] = saturated.result()
-        result["zalo_webhook_200"] = (await zalo).result()
+        webhooks = await zalo
+        result["zalo_webhook_200"] = webhooks.result()
+        await asyncio.sleep(1)  # the Zalo turns still queued finish: their CPU is counted with them
+        # Each chat request and each Zalo event is a turn.
+        result["saturation"] = {**saturated.result(), **cpu.per(len(saturated.latencies) + len(webhooks.latencies))}
         result["rss_mb_after_saturation"] = rss_mb(server.pid)
+        cpu = Cpu(server.pid, pg if db == "postgresql" else None)
         paced = await users(chat, lambda u, m: {"user": f"paced{u}", "text": QUESTIONS[(u + m) % 8]},
                             args.paced_users, args.paced_messages, args.pause, args.limit)
-        result["paced"] = {"users": args.paced_users, "pause_s": args.pause, **paced.result()}
+        result["paced"] = {"users": args.paced_users, "pause_s": args.pause, **paced.result(),
+                           **cpu.per(len(paced.latencies))}
         result["rss_mb"] = rss_mb(server.pid)
         return result
     finally:
@@ -213,25 +261,32 @@ async def run_bare(args: argparse.Namespace) -> dict[str, Any]:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("bare parse server did not start") from None
                     await asyncio.sleep(0.5)
+        cpu = Cpu(server.pid, None)
         saturated = await users(url, lambda u, m: {"text": QUESTIONS[(u + m) % 8]}, args.users, args.messages, 0, args.limit)
+        cpu_saturated = cpu.per(len(saturated.latencies))
         paced = await users(url, lambda u, m: {"text": QUESTIONS[(u + m) % 8]},
                             args.paced_users, args.paced_messages, args.pause, args.limit)
-        return {"saturation": saturated.result(), "paced": paced.result(), "rss_mb": rss_mb(server.pid)}
+        return {"saturation": {**saturated.result(), **cpu_saturated}, "paced": {"users": args.paced_users, **paced.result()},
+                "rss_mb": rss_mb(server.pid)}
     finally:
         server.terminate()
         server.wait(30)
 
 
 def table(bare: dict[str, Any], runs: list[dict[str, Any]]) -> str:
-    lines = ["| database | workers | saturation turns/s (× bare) | saturation p99 ms | Zalo 200 p99 ms "
-             "| paced p50 / p95 / p99 ms | errors | RSS MB |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| database | workers | saturation turns/s (× bare) | saturation p99 ms | CPU ms per turn (+ PostgreSQL) "
+             "| Zalo 200 p99 ms | paced users | paced p50 / p95 / p99 ms | errors | RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     b = bare["saturation"]["throughput"]
     for r in runs:
         s, p, z = r["saturation"], r["paced"], r["zalo_webhook_200"]
-        lines.append(f"| {r['db']} | {r['workers']} | {s['throughput']} ({s['throughput'] / b:.2f}) | {s['p99']} | {z['p99']} "
-                     f"| {p['p50']} / {p['p95']} / {p['p99']} | {s['errors'] + p['errors'] + z['errors']} | {r['rss_mb']} |")
+        cpu = f"{s.get('server_cpu_ms', '–')}" + (f" (+ {s['postgres_cpu_ms']})" if "postgres_cpu_ms" in s else "")
+        lines.append(f"| {r['db']} | {r['workers']} | {s['throughput']} ({s['throughput'] / b:.2f}) | {s['p99']} | {cpu} "
+                     f"| {z['p99']} | {p['users']} | {p['p50']} / {p['p95']} / {p['p99']} "
+                     f"| {s['errors'] + p['errors'] + z['errors']} | {r['rss_mb']} |")
     bp, errors = bare["paced"], bare["saturation"]["errors"] + bare["paced"]["errors"]
-    lines.append(f"| bare Rasa parse | 1 | {b} (1.00) | {bare['saturation']['p99']} | – "
+    lines.append(f"| bare Rasa parse | 1 | {b} (1.00) | {bare['saturation']['p99']} | "
+                 f"{bare['saturation'].get('server_cpu_ms', '–')} | – | {bp['users']} "
                  f"| {bp['p50']} / {bp['p95']} / {bp['p99']} | {errors} | {bare['rss_mb']} |")
     return "\n".join(lines)
 

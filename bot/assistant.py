@@ -12,6 +12,7 @@ finishes and is saved once, and its replies come first in the user's next answer
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import re
 from datetime import datetime
@@ -19,8 +20,8 @@ from typing import Any, Callable, Protocol
 
 from bot.outbox import replies_from_json, replies_to_json, take_for_visit
 from bot.storage import Store
-from bot.storage.db import ConversationLock
 from bot.storage.models import utcnow
+from bot.storage.turn_lock import ARRIVAL_RETRY, ConversationLock, EarlierMessageWaiting
 from bot.turns import TurnPool, TurnTicket, UserTurns
 from flows.engine import EngineResult, FlowEngine
 from flows.replies import Reply, Turn
@@ -83,6 +84,7 @@ class Assistant:
         self.turn_budget = turn_budget
         self.user_turns = UserTurns()
         self._pool: TurnPool | None = None  # started with the first turn
+        self._arrivals: TurnPool | None = None  # registers messages as they come, in order (PostgreSQL)
         self._late: set[asyncio.Task[Turn]] = set()
         self.handover: Any = None  # bot.handover.Handover, set by the runtime
 
@@ -97,7 +99,10 @@ class Assistant:
         if not text:
             return Turn(replies=self.engine.responses.render("empty_message"))
         ticket = TurnTicket()
-        job = asyncio.ensure_future(self._in_order(channel, user_id, text, ticket))
+        # Registered the moment it comes, one at a time in the order they come (bot/storage/turn_lock.py):
+        # the person's turns run in that order whichever worker has each (PostgreSQL; SQLite has one worker).
+        arrival = self._arrival_pool().submit(self.store.arrive, channel, user_id) if self.store.locking else None
+        job = asyncio.ensure_future(self._in_order(channel, user_id, text, ticket, arrival))
         try:
             return await asyncio.wait_for(asyncio.shield(job), self.turn_budget)
         except asyncio.TimeoutError:
@@ -112,11 +117,24 @@ class Assistant:
             self._keep(job)
             raise
 
-    async def _in_order(self, channel: str, user_id: str, text: str, ticket: TurnTicket) -> Turn:
+    async def _in_order(self, channel: str, user_id: str, text: str, ticket: TurnTicket,
+                        arrival: concurrent.futures.Future[int | None] | None) -> Turn:
         async with self.user_turns.hold(f"{channel}:{user_id}"):
+            registered = await asyncio.wrap_future(arrival) if arrival is not None else None
             if self._pool is None:
                 self._pool = TurnPool(self.turn_workers)
-            return await self._pool.run(self.run_turn, channel, user_id, text, ticket)
+            pause = ARRIVAL_RETRY[0]
+            while True:
+                try:
+                    return await self._pool.run(self.run_turn, channel, user_id, text, ticket, registered)
+                except EarlierMessageWaiting:  # another worker still has an earlier message of theirs: it goes first
+                    await asyncio.sleep(pause)
+                    pause = min(2 * pause, ARRIVAL_RETRY[1])
+
+    def _arrival_pool(self) -> TurnPool:
+        if self._arrivals is None:
+            self._arrivals = TurnPool(1, name="arrival")
+        return self._arrivals
 
     def _keep(self, job: asyncio.Future[Turn]) -> None:
         """A turn nobody waits for any more still finishes; its failure, if any, is logged."""
@@ -130,17 +148,21 @@ class Assistant:
 
     def close(self) -> None:
         """Stops the turn workers (a turn still running ends with the process)."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._arrivals):
+            if pool is not None:
+                pool.close()
+        self._pool = self._arrivals = None
+        self.store.close_arrivals()
 
-    def run_turn(self, channel: str, user_id: str, text: str, ticket: TurnTicket | None = None) -> Turn:
+    def run_turn(self, channel: str, user_id: str, text: str, ticket: TurnTicket | None = None,
+                 arrival: int | None = None) -> Turn:
         """One whole turn, synchronously: understand, run the flows, save. Runs in a worker thread.
 
         One turn per person at a time, in order: `UserTurns` in this process (see `handle`), and on
-        PostgreSQL a database lock that every worker honours (SQLite serves one worker).
+        PostgreSQL a database lock that every worker honours, after the person's earlier messages
+        (`arrival`, registered as the message came; SQLite serves one worker).
         """
-        with self.store.conversation_lock(channel, user_id) as held:
+        with self.store.conversation_lock(channel, user_id, arrival) as held:
             return self._held_turn(held, channel, user_id, text, ticket)
 
     def _held_turn(self, held: ConversationLock, channel: str, user_id: str, text: str, ticket: TurnTicket | None) -> Turn:
@@ -148,7 +170,8 @@ class Assistant:
         now = self.clock()
         conversation_id, state = held.read(now)
         # While a person at the desk has the conversation, the assistant stays quiet (bot/handover.py).
-        quiet = self.handover.hold(channel, user_id, text, now) if self.handover is not None else None
+        # The lock's read said whether a ticket is taken: a turn without one asks nothing more.
+        quiet = self.handover.hold(channel, user_id, text, now) if held.desk_taken and self.handover is not None else None
         if quiet is not None:
             return Turn(replies=self.engine.responses.render(quiet) if quiet else [])
         # Typing (or a channel echoing) the title of a button just offered is pressing it.
@@ -168,9 +191,12 @@ class Assistant:
             # No transaction is open while the flows run: actions write through the desk in their own,
             # which an open SQLite write would block (and a slow dossier provider would hold up everyone).
             result = self.engine.handle(state, parse, services, now)
-        # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer.
-        with self.store.session() as session, session.begin():
-            notices = take_for_visit(session, channel, user_id, now)
+        # Notices that could not reach the person (web chat, a closed Zalo window) come with this answer
+        # (whether there are any, the lock's read said).
+        notices: list[Reply] = []
+        if held.notices_waiting:
+            with self.store.session() as session, session.begin():
+                notices = take_for_visit(session, channel, user_id, now)
         offered = {fold_words(b.title): b.payload for r in (*notices, *earlier, *result.replies) for b in r.buttons}
         # Decided once: the caller still waits (answer now) or gave up at the budget (answer next time).
         late = ticket is not None and not ticket.claim()

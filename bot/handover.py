@@ -22,6 +22,7 @@ from bot.outbox import enqueue
 from bot.privacy import mask
 from bot.storage import Store
 from bot.storage.models import Conversation, DeskAccount, Message, Ticket, User, utcnow
+from bot.storage.turn_lock import TICKET_TAKEN
 from bot.users import DeskUser, audit
 from flows.replies import Reply
 from flows.responses import ResponseBook
@@ -29,7 +30,7 @@ from knowledge import fold_words
 
 log = logging.getLogger(__name__)
 
-OPEN, TAKEN, CLOSED = "open", "taken", "closed"
+OPEN, TAKEN, CLOSED = "open", TICKET_TAKEN, "closed"  # a turn's read looks for TAKEN
 VIEWS = ("new", "mine", "waiting", "closed")
 STAFF_REPLY = "desk_reply"  # Message.intent of what staff wrote (direction "out")
 HELD = "desk_held"  # Message.intent of what the person wrote while a person had the conversation

@@ -39,11 +39,13 @@ from sqlalchemy.sql import Select
 
 from bot.storage import Store
 from bot.storage.models import OutboxAttempt, OutboxMessage, utcnow
+from bot.storage.turn_lock import SHOWN_ON_VISIT
 from flows.replies import Button, ChecklistItem, Link, Reply
 
 log = logging.getLogger(__name__)
 
 SENT, RETRY, HELD, UNDELIVERABLE = "sent", "retry", "held", "undeliverable"
+assert set(SHOWN_ON_VISIT) == {HELD, UNDELIVERABLE, "failed"}, "a turn's read looks for the statuses shown on a visit"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def take_for_visit(session: Session, channel: str, user_id: str, now: datetime |
     rows = session.execute(
         select(OutboxMessage)
         .where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
-               OutboxMessage.status.in_((HELD, UNDELIVERABLE, "failed")), OutboxMessage.shown_at.is_(None))
+               OutboxMessage.status.in_(SHOWN_ON_VISIT), OutboxMessage.shown_at.is_(None))
         .order_by(OutboxMessage.id)
         .limit(20)
     ).scalars().all()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import string
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ def intent_payload(intent: str, entities: dict[str, Any] | None = None) -> str:
     return f"/{intent}" + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
 
 
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+@lru_cache(maxsize=4096)
+def _fields(template: str) -> frozenset[str]:
+    """The placeholders of a template (the book's templates are few: each is parsed once)."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 class ResponseBook:
@@ -111,7 +114,7 @@ class ResponseBook:
     @staticmethod
     def _filler(key: str, message: LineDict, values: dict[str, Any]) -> Any:
         def fill(template: str) -> str:
-            missing = _fields(template) - set(values)
+            missing = _fields(template).difference(values)
             if missing:
                 where = message.where() if isinstance(message, LineDict) else key
                 raise ResponseError(f"{where}: response '{key}' needs value(s) {sorted(missing)}")

@@ -1,8 +1,9 @@
-"""The database: engine, migrations, the per-person turn lock and the few queries the Assistant needs per turn."""
+"""The database: engine, migrations, and the Store the Assistant, the desk and the channels share.
+
+The per-person turn lock and the statements a turn runs are in bot/storage/turn_lock.py."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,24 +12,23 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, insert, select, text, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.storage.crypto import DataKeyError, Keyring, attach_keyring, check_key, keyring_from_settings
 from bot.storage.models import ChannelState, Conversation, Message, User, utcnow
+from bot.storage.turn_lock import CONVERSATION_GAP, Arrivals, ConversationLock, lock_key
+
+__all__ = ["CONVERSATION_GAP", "ConversationLock", "DatabaseOptions", "Store", "lock_key", "make_engine", "migrate"]
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# A conversation idle this long is closed; the next message opens a new one.
-CONVERSATION_GAP = timedelta(hours=6)
 # Several workers starting at once migrate one after the other (any constant shared by all of them).
 MIGRATION_LOCK = 0x7474_6863_0001
-# users.last_seen_at is kept to this precision (written at most this often).
-SEEN_PRECISION = timedelta(minutes=1)
 # channel_state rows with this channel are leases: key = what is elected, value = "<owner> <expiry>".
 LEASES = "lease"
 
@@ -126,200 +126,6 @@ def downgrade(engine: Engine, revision: str) -> None:
     migrate(engine, revision, downgrade=True)
 
 
-def lock_key(channel: str, external_id: str) -> int:
-    """A signed 64-bit key for PostgreSQL's advisory locks, the same in every worker (hash() is per process)."""
-    digest = hashlib.blake2b(f"{channel}:{external_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _save_turn_statement(conversation_id: int, flow_state: dict[str, Any], now: datetime, said: list[dict[str, Any]]) -> Any:
-    """PostgreSQL: UPDATE the conversation and INSERT the turn's messages in one statement; no row (the
-    conversation was deleted meanwhile) inserts nothing. Messages keep their order (ids follow `n`)."""
-    from sqlalchemy import Float, Integer, String, cast, column, literal, true, values
-
-    turned = (
-        update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
-        .returning(Conversation.id).cte("turned")
-    )
-    # The message columns' own types, so that what they do on the way in (masking personal data) is done here too.
-    typed = Message.__table__.c
-    rows = values(
-        column("direction", typed.direction.type), column("text", typed.text.type), column("intent", typed.intent.type),
-        column("confidence", typed.confidence.type), column("procedure_code", typed.procedure_code.type),
-        column("n", Integer), name="said",
-    ).data([(m["direction"], m["text"], m["intent"], m["confidence"], m["procedure_code"], m["n"]) for m in said])
-    source = (
-        # a column of NULLs in VALUES is text to PostgreSQL: say what each is
-        select(turned.c.id, rows.c.direction, rows.c.text, cast(rows.c.intent, String), cast(rows.c.confidence, Float),
-               cast(rows.c.procedure_code, String), literal(now, Message.created_at.type))
-        .select_from(turned.join(rows, true()))
-        .order_by(rows.c.n)
-    )
-    return insert(Message).from_select(
-        ["conversation_id", "direction", "text", "intent", "confidence", "procedure_code", "created_at"], source
-    )
-
-
-class ConversationLock:
-    """One person's turn, held whole against their other messages, whichever worker runs them.
-
-    PostgreSQL: the turn is one transaction on one connection that starts by taking a transaction
-    advisory lock keyed on (channel, person) and ends by committing the turn's writes, which releases
-    it: the next message of that person reads what this one wrote. Waiters queue in the order they
-    asked. An advisory lock and not `SELECT ... FOR UPDATE` on their row: the flows' own writes (a
-    ticket whose foreign key points at the row, "delete my data" removing it) run in other transactions
-    during the turn and would wait on a row lock held by the turn itself; the turn takes no row lock
-    until its final writes. A connection that dies drops its lock. Round trips per turn: lock, read,
-    three writes, commit.
-    SQLite: one worker only (checked at start), so the Assistant's in-process lock serialises turns;
-    the read and the writes are two short transactions (a transaction held open across the flows
-    would collide with their writes).
-    """
-
-    def __init__(self, store: Store, channel: str, external_id: str):
-        self.store = store
-        self.channel = channel
-        self.external_id = external_id
-        self.key = lock_key(channel, external_id)
-        self.connection: Connection | None = None
-        self.user_id: int | None = None
-        self.seen_at: datetime | None = None
-
-    def acquire(self) -> None:
-        """Waits for the person's lock (blocking: the turn's worker thread runs it, never the event loop)."""
-        self._begin("SELECT pg_advisory_xact_lock(%(key)s)")
-
-    def _begin(self, lock: str) -> Any:
-        """Checks a connection out, begins the turn's transaction and runs `lock` in the same round trip."""
-        for attempt in (1, 2):
-            connection = self.store.engine.connect()
-            try:
-                if not self.store.locking:
-                    self.connection = connection
-                    return True
-                # The transaction is ours to begin and end (the driver's autocommit, a local switch), so
-                # that BEGIN and the lock travel in one round trip; release() switches it back.
-                connection.connection.dbapi_connection.autocommit = True
-                taken = connection.exec_driver_sql(f"BEGIN; {lock}", {"key": self.key}).scalar()
-            except DBAPIError as e:
-                connection.invalidate()
-                connection.close()
-                # A connection the server closed (a restart): the pool is emptied, try once more on a new one.
-                # This replaces pre-pinging every checkout, a round trip each.
-                if e.connection_invalidated and attempt == 1:
-                    continue
-                raise
-            except Exception:
-                connection.invalidate()
-                connection.close()
-                raise
-            self.connection = connection
-            return taken
-        raise AssertionError("unreachable")
-
-    def release(self, failed: bool = False) -> None:
-        """Commits the turn (or rolls it back after an error), which lets the person's next message in."""
-        connection, self.connection = self.connection, None
-        if connection is None:
-            return
-        try:
-            if self.store.locking:
-                connection.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
-                connection.connection.dbapi_connection.autocommit = False
-            elif failed:
-                connection.rollback()
-            else:
-                connection.commit()
-        except Exception:
-            connection.invalidate()  # a connection in an unknown state never goes back to the pool
-            raise
-        finally:
-            connection.close()
-
-    def read(self, now: datetime) -> tuple[int, dict[str, Any]]:
-        """The person's open conversation (id, flow state), created with the person if need be."""
-        assert self.connection is not None, "acquire() first"
-        row = self._read()
-        if row is None or row.conversation_id is None or now - row.updated_at > CONVERSATION_GAP:
-            self._create(now, None if row is None else row.user_id)
-            row = self._read()
-            assert row is not None and row.conversation_id is not None
-        self.user_id = row.user_id
-        # Written at most once a minute: a round trip saved on most turns of a conversation.
-        self.seen_at = row.last_seen_at
-        if not self.store.locking:
-            self.connection.commit()
-        return row.conversation_id, dict(row.flow_state or {})
-
-    def _read(self) -> Any:
-        latest = (
-            select(Conversation.id)
-            .where(Conversation.user_id == User.id)
-            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-            .limit(1)
-            .correlate(User)
-            .scalar_subquery()
-        )
-        assert self.connection is not None
-        return self.connection.execute(
-            select(User.id.label("user_id"), User.last_seen_at, Conversation.id.label("conversation_id"),
-                   Conversation.flow_state, Conversation.updated_at)
-            .select_from(User)
-            .outerjoin(Conversation, Conversation.id == latest)
-            .where(User.channel == self.channel, User.external_id == self.external_id)
-        ).first()
-
-    def _create(self, now: datetime, user_id: int | None) -> None:
-        """Makes the person and/or a new conversation in a transaction of its own, committed at once, so that
-        the flows' own transactions see them (the lock's transaction stays open, and reads them next)."""
-        with self.store.session() as session, session.begin():
-            if user_id is None:
-                user = User(channel=self.channel, external_id=self.external_id, created_at=now, last_seen_at=now)
-                session.add(user)
-                try:
-                    session.flush()
-                except IntegrityError:  # made a moment ago by another worker's first turn: use theirs
-                    session.rollback()
-                    return
-                user_id = user.id
-            session.add(Conversation(user_id=user_id, started_at=now, updated_at=now, flow_state={}))
-
-    def save(self, conversation_id: int, flow_state: dict[str, Any], now: datetime,
-             messages: list[tuple[str, str, str | None, float | None, str | None]]) -> bool:
-        """Stores the turn: flow state, the person's last message time, the messages (direction, text,
-        intent, confidence, the procedure talked about). False, and nothing stored, when the conversation
-        is gone (data deleted)."""
-        connection = self.connection
-        assert connection is not None, "acquire() first"
-        said = [{"direction": direction, "text": text, "intent": intent, "confidence": confidence,
-                 "procedure_code": procedure_code, "n": n}
-                for n, (direction, text, intent, confidence, procedure_code) in enumerate(messages)]
-        if self.store.locking:  # one round trip: the state's UPDATE feeds the messages' INSERT
-            changed = connection.execute(_save_turn_statement(conversation_id, flow_state, now, said)).rowcount
-        else:
-            changed = connection.execute(
-                update(Conversation).where(Conversation.id == conversation_id).values(flow_state=flow_state, updated_at=now)
-            ).rowcount
-            if changed:
-                connection.execute(insert(Message), [
-                    {"conversation_id": conversation_id, "created_at": now, **{k: v for k, v in m.items() if k != "n"}}
-                    for m in said
-                ])
-        if changed and (self.seen_at is None or now - self.seen_at >= SEEN_PRECISION):
-            connection.execute(update(User).where(User.id == self.user_id).values(last_seen_at=now))
-        if not self.store.locking:
-            connection.commit()
-        return bool(changed)
-
-    def __enter__(self) -> ConversationLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, kind: object, *exc: object) -> None:
-        self.release(failed=kind is not None)
-
-
-
 class Store:
     """Per-turn storage: who is talking, their flow state, what was said."""
 
@@ -328,6 +134,7 @@ class Store:
         self.sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         # Only PostgreSQL serves several workers; on SQLite the process's own lock is the only one needed.
         self.locking = engine.dialect.name == "postgresql"
+        self._arrivals: Arrivals | None = None  # made by the first arrive()
 
     @classmethod
     def open(cls, database: str | DatabaseOptions, keyring: Keyring | None = None) -> Store:
@@ -349,9 +156,25 @@ class Store:
             raise DataKeyError(f"{_safe_url(engine)}: {e}") from None
         return cls(engine)
 
-    def conversation_lock(self, channel: str, external_id: str) -> ConversationLock:
-        """`with`, in the turn's worker thread: one turn of this person at a time."""
-        return ConversationLock(self, channel, external_id)
+    def conversation_lock(self, channel: str, external_id: str, arrival: int | None = None) -> ConversationLock:
+        """`with`, in the turn's worker thread: one turn of this person at a time, after their earlier
+        messages (`arrival`: what `arrive` answered when this one came)."""
+        return ConversationLock(self, channel, external_id, arrival)
+
+    def arrive(self, channel: str, external_id: str, now: datetime | None = None) -> int | None:
+        """Registers a message of the person as it arrives, before it waits for a turn; its turn then runs
+        after every earlier one of theirs, whichever worker has it (PostgreSQL; bot/storage/turn_lock.py).
+        None on SQLite: one worker, whose in-process queue keeps the order."""
+        if not self.locking:
+            return None
+        if self._arrivals is None:
+            self._arrivals = Arrivals(self)
+        return self._arrivals.register(channel, external_id, now)
+
+    def close_arrivals(self) -> None:
+        """Gives back the connection `arrive` keeps (when the Assistant stops)."""
+        if self._arrivals is not None:
+            self._arrivals.close()
 
     def session(self) -> Session:
         return self.sessions()
