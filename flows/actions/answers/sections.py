@@ -11,6 +11,7 @@ import re
 from datetime import date
 from typing import Any, Callable
 
+from flows.actions.answers.asked import canonical, deciding, focus, is_yes_no, short_step, who_sentences
 from flows.actions.answers.compose import clip
 from knowledge import clean_name, fee_on, fee_value, fold, form_codes, format_amount, mentions_other_charges, select_documents
 
@@ -19,12 +20,14 @@ __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 Text = Callable[..., str]
 # A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
 ITEM_CHARS = 150
+# A step on the first screen: its first sentence, cut to this many characters.
+STEP_CHARS = 100
 # A fee note this short ("Sát hạch thực hành") is said with its amount.
 SHORT_NOTE = 60
 # A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
 LONG_NOTE = 220
-# Words of its own a condition must share with a question to be the one that decides it.
-DECIDING_WORDS = 3
+# Lines of a who answer's first screen (the deciding line counts).
+WHO_LINES = 3
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
 _TOP_ITEM = re.compile(r"^\s*(?:-|–|•|\d+\s*[.)]|[a-zđ]\)\s)")
 _FORM_NAME = re.compile(r"^(tờ khai|đơn|phiếu|giấy đề nghị|văn bản đề nghị|bản khai|mẫu|biểu mẫu)|theo mẫu|\(mẫu|mẫu số", re.I)
@@ -161,36 +164,67 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     return lines, {"all": int(longer and part != "all")}
 
 
-def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("item_line", text=a.lstrip("-+• ")) for a in procedure.audience], {}
+def _office(text: Text, procedure: Any) -> str:
+    """Who to ask, in a few words: the record's agency, else its level."""
+    agency = procedure.agencies.implementing
+    if agency and fold(agency) != "khong co thong tin":
+        return clip(agency, 90).rstrip(" .;")
+    return ", ".join(text(f"level_short_{lv}") for lv in procedure.levels) or text("level_short_khac")
 
 
-def _deciding(items: list[str], asked: str) -> str | None:
-    """The condition a yes/no question is about: the one sharing at least three of its own words with the question.
+def _audience(text: Text, procedure: Any) -> list[str]:
+    names = [a.strip().lstrip("-+• ") for a in procedure.audience if a.strip()]
+    return [text("audience_line", value=clip(", ".join(names), ITEM_CHARS))] if names else []
 
-    Only words found in a single condition count (the words every condition shares decide nothing).
-    """
-    words = [set(fold(c).split()) for c in items]
-    counts: dict[str, int] = {}
-    for own in words:
-        for word in own:
-            counts[word] = counts.get(word, 0) + 1
-    question = {w for w in fold(asked).split() if len(w) > 1}
-    scored = [(len({w for w in own & question if counts[w] == 1}), i) for i, own in enumerate(words)]
-    best, index = max(scored, default=(0, -1))
-    return items[index] if best >= DECIDING_WORDS else None
+
+def _own_question(procedure: Any, asked: str) -> str:
+    """The question without the procedure's own name: its words say which procedure, not which case."""
+    name = set(re.findall(r"\w+", fold(procedure.name)))
+    return " ".join(w for w in canonical(asked).split() if w not in name)
+
+
+def _verdict(text: Text, procedure: Any, candidates: list[str], asked: str) -> tuple[list[str], str | None]:
+    """For a yes/no question: the record's line that decides it first, or that the record says nothing of it."""
+    if not asked or not is_yes_no(asked):
+        return [], None
+    line = deciding(candidates, _own_question(procedure, asked))
+    if line is not None:
+        shown = focus(line, _own_question(procedure, asked), ITEM_CHARS * 2) or clip(line, ITEM_CHARS * 2)
+        return [text("answer_deciding", text=shown)], line
+    return [text("answer_not_stated", office=_office(text, procedure))], None
+
+
+def who(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
+    sentences = who_sentences(procedure)
+    if part == "all":
+        return [text("item_line", text=s) for s in sentences] + _audience(text, procedure), {}
+    lines, decided = _verdict(text, procedure, sentences + _conditions(procedure), asked)
+    rest = [s for s in sentences if s != decided][:WHO_LINES - len(lines)]
+    lines += [text("item_line", text=clip(s, ITEM_CHARS)) for s in rest]
+    if not lines:  # the record names no one: its "đối tượng" is the answer
+        return _audience(text, procedure), {}
+    # The audience is the record's own "đối tượng": always with the answer, after the people it names.
+    return lines, {"tail": _audience(text, procedure),
+                   "all": int(len(sentences) > len(rest) + int(decided is not None) or any(len(s) > ITEM_CHARS for s in rest))}
+
+
+def _conditions(procedure: Any) -> list[str]:
+    return [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
 
 
 def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
-    items = [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
+    items = _conditions(procedure)
     if part == "all":
-        return [text("item_line", text=c) for c in items], {}
-    lines = []
-    deciding = _deciding(items, asked) if asked and len(items) > 1 else None
-    if deciding is not None:
-        lines.append(text("condition_deciding", text=clip(deciding, ITEM_CHARS * 2)))
-        items = [c for c in items if c is not deciding]
-    lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items]
+        return [text("item_line", text=c) for c in items] or [text("conditions_none")], {}
+    lines, decided = _verdict(text, procedure, items + who_sentences(procedure), asked)
+    if not items:
+        # Nothing to list: say so in a line, the audience, and the parts that do answer.
+        if not lines:
+            lines.append(text("conditions_none"))
+        return lines, {"tail": [text("conditions_see_also")]}
+    if lines and decided is None:
+        lines.append(text("conditions_listed"))
+    lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items if c != decided]
     return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
 
 
@@ -233,9 +267,12 @@ def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     parts = step_parts(procedure.steps)
     if part == "all":
         return [text("step_line", number=i, text=p) for i, p in enumerate(parts, 1)], {}
-    return [text("step_line", number=i, text=clip(p, ITEM_CHARS)) for i, p in enumerate(parts, 1)], {
-        "all": int(any(len(p) > ITEM_CHARS for p in parts))
-    }
+    # A first screen: each step in its first sentence, plainly; the cases and details are under "Xem đầy đủ".
+    short = [s for s in (short_step(p) for p in parts) if len(s) > 3]
+    clipped = list(dict.fromkeys(clip(s, STEP_CHARS) for s in short))
+    lines = [text("step_line", number=i, text=s) for i, s in enumerate(clipped, 1)]
+    return lines, {"all": int(any(len(s) > STEP_CHARS for s in short) or len(short) < len(parts)
+                              or any(s != p for s, p in zip(short, parts)))}
 
 
 # -- forms -------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""What a question about a part of a procedure turns on: is it a yes/no, and which line of the record decides it.
+
+The words read here live in words.yml. A question is matched to a record's line by the words
+they share that no other candidate line has (the words every line shares decide nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from knowledge import fold
+from nlu.normalize import load_lexicon, normalize
+
+__all__ = ["canonical", "deciding", "focus", "short_step", "is_yes_no", "record_sentences", "who_sentences", "words"]
+
+WORDS_FILE = Path(__file__).with_name("words.yml")
+# Own words a line must share with a question to decide it (two: "ông bà", "ủy quyền").
+DECIDING_WORDS = 2
+# A record sentence longer than this is split at its "; " clauses to find the one that speaks.
+SENTENCE_CHARS = 260
+_SENTENCE = re.compile(r"(?<=[.;])\s+(?=[-+•]?\s*[A-ZĐÀ-Ỹ])|\n+|\s+(?=[-+]\s)")
+
+
+@lru_cache(maxsize=1)
+def words() -> dict[str, Any]:
+    """words.yml, read once; a bad file fails with its path."""
+    try:
+        raw = yaml.safe_load(WORDS_FILE.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{WORDS_FILE}: cannot read the answers' words: {e}") from e
+    for key in ("yes_no", "ignore", "who_markers", "step_filler", "step_plain"):
+        if not isinstance(raw.get(key), list):
+            raise ValueError(f"{WORDS_FILE}: '{key}' must be a list")
+    return raw
+
+
+@lru_cache(maxsize=1)
+def _who_pattern() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{w})" for w in words()["who_markers"]), re.I)
+
+
+def canonical(text: str) -> str:
+    """A question folded, short forms expanded ("dc ko" -> "duoc khong")."""
+    return normalize(text, load_lexicon()) if text.strip() else ""
+
+
+def is_yes_no(asked: str) -> bool:
+    """True when the question wants a yes or a no ("ủy quyền được không", "có phải đi cả hai không")."""
+    text = f" {canonical(asked)} "
+    return any(f" {phrase} " in text for phrase in words()["yes_no"])
+
+
+def record_sentences(lines: Iterable[str]) -> list[str]:
+    """The record's lines in whole sentences, list marks removed."""
+    out: list[str] = []
+    for line in lines:
+        for sentence in _SENTENCE.split(line or ""):
+            sentence = " ".join(sentence.split()).lstrip("-+•* ").strip()
+            if len(sentence) > SENTENCE_CHARS:
+                out += [c.strip()[:1].upper() + c.strip()[1:] for c in sentence.split("; ") if len(c.strip()) > 20]
+            elif len(sentence) > 20:
+                out.append(sentence)
+    return list(dict.fromkeys(out))
+
+
+def who_sentences(procedure: Any) -> list[str]:
+    """The record's sentences that say who does the procedure or may do it for someone.
+
+    Duties first ("cha hoặc mẹ có trách nhiệm đăng ký"), then what the steps and conditions say
+    of people, then the papers that prove who one is (a document row names a paper, not a person).
+    """
+    pattern = _who_pattern()
+    papers = set(record_sentences(d.name for d in procedure.documents))
+    texts = list(procedure.conditions) + list(procedure.steps) + [d.name for d in procedure.documents]
+    found = [s for s in record_sentences(texts) if pattern.search(s)]
+    return sorted(found, key=lambda s: (not re.search(r"trách nhiệm|có mặt", s, re.I), s in papers,
+                                        s.lower().startswith(("trường hợp", "văn bản", "giấy tờ", "bản sao"))))
+
+
+def deciding(items: list[str], asked: str) -> str | None:
+    """The line a question turns on: the one sharing the most of the question's own words, at least two."""
+    items = list(dict.fromkeys(items))
+    if not items or not asked.strip():
+        return None
+    ignore = set(words()["ignore"])
+    question = {w for w in canonical(asked).split() if len(w) > 1 and w not in ignore}
+    own = [set(re.findall(r"\w+", fold(c))) for c in items]
+    counts: dict[str, int] = {}
+    for line in own:
+        for word in line:
+            counts[word] = counts.get(word, 0) + 1
+    shared_by_all = len(items) > 2  # with two lines, one often holds the other
+    scored = [(len({w for w in line & question if not (shared_by_all and counts[w] == len(items))}), -i)
+              for i, line in enumerate(own)]
+    best, index = max(scored)
+    return items[-index] if best >= DECIDING_WORDS else None
+
+
+def focus(line: str, asked: str, limit: int) -> str:
+    """A long deciding line cut to its clause the question is about ("hai bên nam, nữ phải có mặt, …")."""
+    if len(line) <= limit:
+        return line
+    question = set(canonical(asked).split()) - set(words()["ignore"])
+    pieces = [p.strip(" ,") for p in re.split(r"[;()]|, (?=trường hợp|nếu|thì)", line) if len(p.strip(" ,")) >= 30]
+    best = max(pieces, key=lambda p: len(set(re.findall(r"\w+", fold(p))) & question), default="")
+    if not best or len(best) > limit:
+        return ""
+    return f"«…{best}…»" if best != line else line
+
+
+@lru_cache(maxsize=1)
+def _step_rules() -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
+    plain = [(re.compile(p, re.I), r) for p, r in words()["step_plain"]]
+    filler = re.compile("|".join(f"(?:{f})" for f in words()["step_filler"]), re.I)
+    return plain, filler
+
+
+def short_step(step: str) -> str:
+    """A step of the record in plain, short words: its usual phrasings said plainly, legal filler left out."""
+    plain, filler = _step_rules()
+    text = " ".join(step.split())
+    for pattern, replacement in plain:
+        text = pattern.sub(replacement, text, count=1)
+    text = filler.sub("", text)
+    text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ,;")
+    return text[:1].upper() + text[1:]
