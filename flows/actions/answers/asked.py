@@ -16,7 +16,10 @@ import yaml
 from knowledge import fold
 from nlu.normalize import load_lexicon, normalize
 
-__all__ = ["canonical", "deciding", "focus", "short_step", "is_yes_no", "record_sentences", "who_sentences", "words"]
+__all__ = [
+    "canonical", "deciding", "focus", "is_yes_no", "plain_agency", "record_sentences", "short_step", "where_clause",
+    "who_sentences", "words",
+]
 
 WORDS_FILE = Path(__file__).with_name("words.yml")
 # Own words a line must share with a question to decide it (two: "ông bà", "ủy quyền").
@@ -33,7 +36,7 @@ def words() -> dict[str, Any]:
         raw = yaml.safe_load(WORDS_FILE.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{WORDS_FILE}: cannot read the answers' words: {e}") from e
-    for key in ("yes_no", "ignore", "who_markers", "step_filler", "step_plain"):
+    for key in ("yes_no", "ignore", "who_markers", "step_filler", "step_plain", "agency_plain", "where_markers"):
         if not isinstance(raw.get(key), list):
             raise ValueError(f"{WORDS_FILE}: '{key}' must be a list")
     return raw
@@ -82,8 +85,11 @@ def who_sentences(procedure: Any) -> list[str]:
                                         s.lower().startswith(("trường hợp", "văn bản", "giấy tờ", "bản sao"))))
 
 
-def deciding(items: list[str], asked: str) -> str | None:
-    """The line a question turns on: the one sharing the most of the question's own words, at least two."""
+def deciding(items: list[str], asked: str, named: Iterable[str] = ()) -> str | None:
+    """The line a question turns on: the one sharing the most of the question's own words, at least two.
+
+    Words of the procedure's name (`named`) weigh half: they say which procedure more than which case.
+    """
     items = list(dict.fromkeys(items))
     if not items or not asked.strip():
         return None
@@ -95,8 +101,9 @@ def deciding(items: list[str], asked: str) -> str | None:
         for word in line:
             counts[word] = counts.get(word, 0) + 1
     shared_by_all = len(items) > 2  # with two lines, one often holds the other
-    scored = [(len({w for w in line & question if not (shared_by_all and counts[w] == len(items))}), -i)
-              for i, line in enumerate(own)]
+    half = set(named)
+    scored = [(sum(0.5 if w in half else 1.0 for w in line & question if not (shared_by_all and counts[w] == len(items))),
+               -i) for i, line in enumerate(own)]
     best, index = max(scored)
     return items[-index] if best >= DECIDING_WORDS else None
 
@@ -129,3 +136,21 @@ def short_step(step: str) -> str:
     text = filler.sub("", text)
     text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ,;")
     return text[:1].upper() + text[1:]
+
+
+def plain_agency(agency: str) -> str:
+    """An agency in the words people know it by ("Công an cấp Xã" -> "Công an xã, phường")."""
+    for pattern, replacement in words()["agency_plain"]:
+        agency = re.sub(pattern, replacement, agency)
+    return agency.strip(" .;")
+
+
+def where_clause(procedure: Any) -> str:
+    """The record's words on the place one applies in ("… nơi thường trú, tạm trú …"), or ""."""
+    pattern = re.compile("|".join(f"(?:{w})" for w in words()["where_markers"]), re.I)
+    texts = list(procedure.steps) + [d.name for d in procedure.documents] + list(procedure.conditions)
+    for sentence in record_sentences(texts):
+        found = pattern.search(sentence)
+        if found:
+            return found.group(0).strip(" ,;.")
+    return ""

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Any, Callable
 
-from flows.actions.answers.asked import canonical, deciding, focus, is_yes_no, short_step, who_sentences
+from flows.actions.answers.asked import deciding, focus, is_yes_no, plain_agency, short_step, where_clause, who_sentences
 from flows.actions.answers.compose import clip
 from knowledge import clean_name, fee_on, fee_value, fold, form_codes, format_amount, mentions_other_charges, select_documents
 
@@ -27,9 +27,19 @@ SHORT_NOTE = 60
 # A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
 LONG_NOTE = 220
 # Lines of a who answer's first screen (the deciding line counts).
-WHO_LINES = 3
+WHO_LINES = 2
+# Words of "nộp hồ sơ tại/đến/cho …" that say nothing of the place itself.
+_SUBMIT_WORDS = {"nop", "ho", "so", "tai", "den", "cho", "cap"}
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
 _TOP_ITEM = re.compile(r"^\s*(?:-|–|•|\d+\s*[.)]|[a-zđ]\)\s)")
+# What a form's name carries besides the name: a list mark, "Bản chính", then the decree and the details.
+_FORM_LEAD = re.compile(r"^(?:[a-zđ]\)|\d+(?:\.\d+)*\.?|\(\d+(?:\.\d+)*\))\s*|^bản (?:chính|sao)\s+", re.I)
+_FORM_TAIL = re.compile(r"\s(?:ban hành kèm|kèm theo|Phụ lục|theo quy định|quy định tại|của Bộ|Nghị định|Thông tư|đối với|"
+                        r"trong trường hợp|nếu|dành cho)\s|[.;]\s|\s\(", re.I)
+# A form's name longer than this ends at its first comma after the opening words.
+FORM_NAME_CHARS = 70
+# Forms on a first screen (the rest under "Xem đầy đủ").
+FORMS_SHOWN = 4
 _FORM_NAME = re.compile(r"^(tờ khai|đơn|phiếu|giấy đề nghị|văn bản đề nghị|bản khai|mẫu|biểu mẫu)|theo mẫu|\(mẫu|mẫu số", re.I)
 
 
@@ -150,12 +160,19 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     agencies = procedure.agencies
     limit = 10_000 if part == "all" else ITEM_CHARS
     lines = []
-    if agencies.implementing:
-        lines.append(text("agency_line", value=clip(agencies.implementing, limit)))
-    if agencies.submission_address and fold(agencies.submission_address) != "khong co thong tin":
-        lines.append(text("address_line", value=clip(agencies.submission_address, limit)))
-    if procedure.levels and not lines:  # the level says where only when the record names no agency
+    named = agencies.implementing and fold(agencies.implementing) != "khong co thong tin"
+    if named:
+        lines.append(text("agency_line", value=clip(plain_agency(agencies.implementing), limit)))
+    elif procedure.levels:  # the level says where only when the record names no agency
         lines.append(text("level_line", value="; ".join(text(f"level_{lv}") for lv in procedure.levels)))
+    place = where_clause(procedure)
+    said = set(re.findall(r"\w+", fold(" ".join(lines + [plain_agency(agencies.implementing), agencies.implementing]))))
+    # The record's own words on which office of that kind ("nơi thường trú, tạm trú …"), when they add to it.
+    if len(set(re.findall(r"\w+", fold(plain_agency(place)))) - said - _SUBMIT_WORDS) >= 2:
+        lines.append(text("place_line", value=clip(place, limit)))
+    address = plain_agency(agencies.submission_address or "")
+    if address and fold(address) not in ("khong co thong tin", fold(plain_agency(agencies.implementing))):
+        lines.append(text("address_line", value=clip(address, limit)))
     kinds = [text(f"channel_{c.kind}") for c in procedure.channels]
     if kinds:
         names = list(dict.fromkeys(kinds))
@@ -165,11 +182,11 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
 
 
 def _office(text: Text, procedure: Any) -> str:
-    """Who to ask, in a few words: the record's agency, else its level."""
+    """Who to ask, in a few words: the record's agency said plainly, else its level."""
     agency = procedure.agencies.implementing
     if agency and fold(agency) != "khong co thong tin":
-        return clip(agency, 90).rstrip(" .;")
-    return ", ".join(text(f"level_short_{lv}") for lv in procedure.levels) or text("level_short_khac")
+        return clip(plain_agency(agency), 90).rstrip(" .;")
+    return ", ".join(text(f"office_{lv}") for lv in procedure.levels[:1]) or text("office_khac")
 
 
 def _audience(text: Text, procedure: Any) -> list[str]:
@@ -177,19 +194,13 @@ def _audience(text: Text, procedure: Any) -> list[str]:
     return [text("audience_line", value=clip(", ".join(names), ITEM_CHARS))] if names else []
 
 
-def _own_question(procedure: Any, asked: str) -> str:
-    """The question without the procedure's own name: its words say which procedure, not which case."""
-    name = set(re.findall(r"\w+", fold(procedure.name)))
-    return " ".join(w for w in canonical(asked).split() if w not in name)
-
-
 def _verdict(text: Text, procedure: Any, candidates: list[str], asked: str) -> tuple[list[str], str | None]:
     """For a yes/no question: the record's line that decides it first, or that the record says nothing of it."""
     if not asked or not is_yes_no(asked):
         return [], None
-    line = deciding(candidates, _own_question(procedure, asked))
+    line = deciding(candidates, asked, named=re.findall(r"\w+", fold(procedure.name)))
     if line is not None:
-        shown = focus(line, _own_question(procedure, asked), ITEM_CHARS * 2) or clip(line, ITEM_CHARS * 2)
+        shown = focus(line, asked, ITEM_CHARS * 2) or clip(line, ITEM_CHARS * 2)
         return [text("answer_deciding", text=shown)], line
     return [text("answer_not_stated", office=_office(text, procedure))], None
 
@@ -278,38 +289,80 @@ def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
 # -- forms -------------------------------------------------------------------------
 
 
-def form_documents(procedure: Any) -> list[Any]:
-    """The record's documents that are forms to fill in: a form file, a form code or a form-like name."""
-    forms = []
-    seen: set[str] = set()
-    for document in procedure.documents:
-        name = clean_name(document.name)
-        if not (document.template or form_codes(name) or _FORM_NAME.search(name)) or document.is_note:
-            continue
-        key = fold(name)[:80]
-        if key not in seen:
-            seen.add(key)
-            forms.append(document)
-    return forms
+def _is_form(document: Any) -> bool:
+    name = clean_name(document.name)
+    return not document.is_note and bool(document.template or form_codes(name) or _FORM_NAME.search(name))
 
 
-def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, Any]]:
-    found = form_documents(procedure)
+def _form_key(document: Any) -> tuple[str, ...]:
+    """Rows that are one form: the same file, else the same name and code."""
+    if document.template:
+        return ("file", fold(document.template))
+    name = clean_name(document.name)
+    return (fold(form_name(name))[:60], *form_codes(name)[:1])
+
+
+def form_documents(procedure: Any, guide: Any = None) -> tuple[list[Any], int]:
+    """The record's documents that are forms to fill in, the common case first, and how many are common.
+
+    A form file or a form code is a form; so is a row whose name opens as one ("Tờ khai…", "Đơn…").
+    The guide's core documents (or the general rows) come first, then those of special cases.
+    """
+    selection = select_documents(procedure, guide)
+    common = [c.document for c in selection.core]
+    rest = [d for _, docs in selection.cases for d in docs]
+    rest += [d for d in procedure.documents if d not in common and d not in rest]
+    forms: list[Any] = []
+    seen: set[tuple[str, ...]] = set()
+    shown_common = 0
+    for index, group in enumerate((common, rest)):
+        for document in group:
+            if _is_form(document) and _form_key(document) not in seen:
+                seen.add(_form_key(document))
+                forms.append(document)
+                shown_common += index == 0
+    return forms, shown_common
+
+
+def form_name(name: str) -> str:
+    """A form's name as people say it: without list marks, "Bản chính", the decree it comes from, the details."""
+    name = _FORM_LEAD.sub("", clean_name(name))
+    head = _FORM_TAIL.split(name, maxsplit=1)[0].strip(" ,;:-–")
+    if len(head) > FORM_NAME_CHARS and ", " in head[25:]:  # "Tờ khai … theo mẫu, có đủ thông tin của …"
+        head = head[:25] + head[25:].split(", ", 1)[0]
+    return head if len(head) >= 10 else name
+
+
+def _form_line(text: Text, document: Any, full: bool) -> str:
+    name = clean_name(document.name)
+    codes = form_codes(f"{name} {document.template or ''}")
+    if full:
+        shown = name
+    elif _FORM_NAME.search(name) or form_codes(name):
+        shown = clip(form_name(name), ITEM_CHARS)
+    else:  # a row that only carries a form file ("Lao động nữ khi khám thai" + 14-HSB.docx): the file is the form
+        shown = text("form_for", case=clip(form_name(name), 60))
+    named = codes and codes[0].lower() in shown.lower()
+    line = text("form_line", name=shown.rstrip(".;, "),
+                code=text("form_code", code=codes[0]) if codes and not named else "",
+                file=text("form_file", file=document.template) if document.template else "")
+    return " ".join(line.split())
+
+
+def forms(text: Text, procedure: Any, part: str, guide: Any = None, asked_codes: tuple[str, ...] = (),
+          **_: Any) -> tuple[list[str], dict[str, Any]]:
+    found, common = form_documents(procedure, guide)
     every = len(found)
     if asked_codes and part != "all":  # the form asked by code, alone on the first screen
         asked = [d for d in found if set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes)]
         found = asked[:1] or found
-    limit = 10_000 if part == "all" else ITEM_CHARS
-    lines = []
-    for document in found:
-        codes = form_codes(f"{document.name} {document.template or ''}")
-        name = clip(clean_name(document.name), limit).rstrip(".;, ")
-        named = codes and codes[0].lower() in name.lower()
-        lines.append(text("form_line", name=name, code=text("form_code", code=codes[0]) if codes and not named else ""))
+    elif part != "all":  # the forms most people fill in; those of special cases under "Xem đầy đủ"
+        found = found[:min(common, FORMS_SHOWN) or FORMS_SHOWN]
+    lines = [_form_line(text, d, part == "all") for d in found]
     if not lines:
         return [text("forms_none")], {}
-    longer = part != "all" and (len(found) < every or any(len(clean_name(d.name)) > ITEM_CHARS for d in found))
-    return lines, {"all": int(longer), "tail": [text("forms_download")]}
+    return lines, {"all": int(part != "all" and (len(found) < every or any(
+        form_name(d.name) != clean_name(d.name) for d in found))), "tail": [text("forms_download")]}
 
 
 def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
