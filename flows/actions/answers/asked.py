@@ -22,8 +22,10 @@ __all__ = [
 ]
 
 WORDS_FILE = Path(__file__).with_name("words.yml")
-# Own words a line must share with a question to decide it (two: "ông bà", "ủy quyền").
-DECIDING_WORDS = 2
+# Points a line must score against a question to decide it (see `deciding`).
+DECIDING_POINTS = 2
+# Share of the question's own words a two-point line must have.
+COVERED = 0.4
 # A record sentence longer than this is split at its "; " clauses to find the one that speaks.
 SENTENCE_CHARS = 260
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[-+•]?\s*[A-ZĐÀ-Ỹ])|\n+|\s+(?=[-+]\s)")
@@ -85,27 +87,35 @@ def who_sentences(procedure: Any) -> list[str]:
                                         s.lower().startswith(("trường hợp", "văn bản", "giấy tờ", "bản sao"))))
 
 
-def deciding(items: list[str], asked: str, named: Iterable[str] = ()) -> str | None:
-    """The line a question turns on: the one sharing the most of the question's own words, at least two.
+def _syllables(text: str) -> list[str]:
+    return re.findall(r"\w+", fold(text))
 
-    Words of the procedure's name (`named`) weigh half: they say which procedure more than which case.
+
+def deciding(items: list[str], asked: str, named: Iterable[str] = ()) -> str | None:
+    """The line a question turns on, or None when no line shares enough of it.
+
+    A line scores 1 for each pair of adjacent syllables of the question it has ("ông bà", "có mặt")
+    and 0.5 for each single word; words of the procedure's name (`named`) and words that ask
+    ("có", "được", "không") count for nothing. Two points decide when the line has at least
+    `COVERED` of the question's own words, three points always: a word or two shared by chance
+    ("hồ" of "hồ sơ" for "họ", "vợ chồng" in a list of relatives) never does.
     """
     items = list(dict.fromkeys(items))
     if not items or not asked.strip():
         return None
-    ignore = set(words()["ignore"])
-    question = {w for w in canonical(asked).split() if len(w) > 1 and w not in ignore}
-    own = [set(re.findall(r"\w+", fold(c))) for c in items]
-    counts: dict[str, int] = {}
-    for line in own:
-        for word in line:
-            counts[word] = counts.get(word, 0) + 1
-    shared_by_all = len(items) > 2  # with two lines, one often holds the other
-    half = set(named)
-    scored = [(sum(0.5 if w in half else 1.0 for w in line & question if not (shared_by_all and counts[w] == len(items))),
-               -i) for i, line in enumerate(own)]
+    void = set(words()["ignore"]) | set(named)
+    question = _syllables(canonical(asked))
+    singles = {w for w in question if w not in void}
+    pairs = {(a, b) for a, b in zip(question, question[1:]) if a not in void or b not in void}
+    scored = []
+    for i, item in enumerate(items):
+        own = _syllables(item)
+        score = len(pairs & set(zip(own, own[1:]))) + 0.5 * len(singles & set(own))
+        covered = len(singles & set(own)) / max(len(singles), 1)
+        decides = score >= DECIDING_POINTS + 1 or (score >= DECIDING_POINTS and covered >= COVERED)
+        scored.append((score if decides else 0.0, -i))
     best, index = max(scored)
-    return items[-index] if best >= DECIDING_WORDS else None
+    return items[-index] if best > 0 else None
 
 
 def focus(line: str, asked: str, limit: int) -> str:
