@@ -389,3 +389,15 @@ def test_choice_buttons_are_short_and_unique_with_or_without_the_knowledge(knowl
     for buttons in (choice_buttons(hits, "ask_documents"), choice_buttons(hits, "ask_documents", knowledge)):
         titles = [b.title for b in buttons]
         assert len(set(titles)) == 3 and all(len(t) <= 60 for t in titles), titles
+
+
+def test_a_free_window_that_has_ended_is_never_said_as_free():
+    from knowledge.schema import Fee
+
+    note = ("5.000.000 đồng/lần cấp (Đối với sân bay chuyên dùng) phí: 40.000.000 đồng/lần cấp (Đối với cảng hàng "
+            "không quốc tế) Miễnphí từ ngày 07/4/2026 đến 30/6/2026 theo quy định tại Thông tư 40/2026/TT-BTC")
+    fee = Fee(kind="free", amounts=[], text=note, note_mentions_amount=True)
+    during, after = fee_on(fee, date(2026, 5, 1)), fee_on(fee, date(2026, 12, 5))
+    assert during.kind == "free" and during.until == date(2026, 6, 30)
+    assert after.kind == "noted" and after.expired_on == date(2026, 6, 30)
+    assert any("5.000.000 đồng" in s for s in after.sentences)

@@ -189,3 +189,49 @@ def test_record_sentences_keep_whole_sentences():
     lines = ["- Cha hoặc mẹ có trách nhiệm đăng ký khai sinh cho con. Người thân thích khác cũng có thể đi đăng ký."]
     assert record_sentences(lines) == ["Cha hoặc mẹ có trách nhiệm đăng ký khai sinh cho con.",
                                        "Người thân thích khác cũng có thể đi đăng ký."]
+
+
+def test_free_beside_a_priced_note_says_both_never_free_alone(engine, services, knowledge):
+    from knowledge import fee_on
+
+    priced = [p for p in knowledge.procedures if any(
+        c.fee.kind == "free" and c.fee.note_mentions_amount and fee_on(c.fee, NOW.date(), c.kind).until is None
+        and re.search(r"\d{1,3}(?:\.\d{3})+\s*(?:đồng|đ)", c.fee.text) for c in p.channels)][:20]
+    assert priced
+    free = engine.responses.text("fee_free")
+    for procedure in priced:
+        lines = body(pressed(engine, services, procedure.code, "fee"), "fee")
+        assert not any(x.startswith(f"• {free}") for x in lines), (procedure.code, lines)
+        notes = flat(" ".join(c.fee.text for c in procedure.channels))
+        more = engine.responses.text("procedure_info_more_lines", count=0)
+        assert any(x.startswith("↳ ") and x[2:] in notes for x in lines) or more in lines, (procedure.code, lines)
+
+
+def test_forms_are_named_shortly_with_their_code_and_the_records_file(engine, services, knowledge):
+    from flows.actions.answers.sections import form_documents
+    from knowledge import form_codes
+
+    for guide in knowledge.guides:
+        procedure = knowledge.get(guide.code)
+        found, _ = form_documents(procedure, guide)
+        if not found:
+            continue
+        lines = [x for x in body(pressed(engine, services, procedure.code, "forms"), "forms") if x.startswith("• ")]
+        first, document = lines[0], found[0]
+        codes = form_codes(f"{document.name} {document.template or ''}")
+        assert not codes or codes[0] in first, (procedure.code, first)
+        assert not document.template or document.template[:20] in first, (procedure.code, first)
+        assert len(first) <= 260 and "Thông tư" not in first and "Nghị định" not in first, first
+
+
+def test_where_names_the_office_as_people_know_it(engine, services, knowledge):
+    from flows.actions.answers.asked import plain_agency
+
+    for guide in knowledge.guides:
+        procedure = knowledge.get(guide.code)
+        agency = procedure.agencies.implementing
+        if not agency or fold(agency) == "khong co thong tin":
+            continue
+        lines = body(pressed(engine, services, procedure.code, "where"), "where")
+        assert plain_agency(agency)[:40] in lines[0], (procedure.code, lines[0])
+    assert plain_agency("Công an cấp Xã") != "Công an cấp Xã"

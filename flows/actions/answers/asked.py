@@ -28,6 +28,8 @@ DECIDING_POINTS = 2
 COVERED = 0.4
 # A record sentence longer than this is split at its "; " clauses to find the one that speaks.
 SENTENCE_CHARS = 260
+# A list mark a record line opens with: "- ", "+ ", "a) ", "(v) ", "2. ", "1.1. ".
+_LIST_MARK = re.compile(r"^(?:[-+•*]\s*|\(?[a-zđ]\)\s+|\([ivx]{1,4}\)\s*|\d+(?:\.\d+)*[.)]\s+)+", re.I)
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[-+•]?\s*[A-ZĐÀ-Ỹ])|\n+|\s+(?=[-+]\s)")
 
 
@@ -65,11 +67,9 @@ def record_sentences(lines: Iterable[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         for sentence in _SENTENCE.split(line or ""):
-            sentence = " ".join(sentence.split()).lstrip("-+•* ").strip()
-            if len(sentence) > SENTENCE_CHARS:
-                out += [c.strip()[:1].upper() + c.strip()[1:] for c in sentence.split("; ") if len(c.strip()) > 20]
-            elif len(sentence) > 20:
-                out.append(sentence)
+            sentence = _LIST_MARK.sub("", " ".join(sentence.split())).strip()
+            clauses = sentence.split("; ") if len(sentence) > SENTENCE_CHARS else [sentence]
+            out += [c.strip()[:1].upper() + c.strip()[1:] for c in clauses if len(c.strip()) > 20]
     return list(dict.fromkeys(out))
 
 

@@ -112,12 +112,17 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
         amounts = {format_amount(a).split(" ")[0] for a in today_fee.amounts + today_fee.then}
         own = [s.lstrip("-+• ") for s in today_fee.sentences if s not in dated and fold(s).strip(" .") not in said
                and not (len(s) <= SHORT_NOTE // 2 and any(a in s for a in amounts))]  # "200.000đ/ hộ chiếu."
-        if len(own) == 1 and len(own[0]) <= SHORT_NOTE:
+        # "Miễn phí" beside a note that names an amount ("Lệ phí cấp giấy phép lái xe: 135.000 đồng/lần"):
+        # say both as the record does, never one of them as the answer.
+        priced_note = today_fee.kind == "free" and today_fee.until is None and channel.fee.note_mentions_amount and own
+        if priced_note:
+            value = text("fee_free_but_noted")
+        elif len(own) == 1 and len(own[0]) <= SHORT_NOTE and today_fee.kind != "free":
             value, own = text("fee_with_note", value=value, note=own[0].rstrip(".")), []
         pairs.append((text(f"channel_{channel.kind}"), value))
         notes += own
     lines = _merged(pairs, text)
-    notes = list(dict.fromkeys(notes))
+    notes = list({n.rstrip(". "): n for n in reversed(notes)}.values())[::-1]  # "… cấp tỉnh" and "… cấp tỉnh."
     # A note is quoted whole or not at all (a fee rule cut mid-sentence misleads): long ones are under "Xem đầy đủ".
     shown = [n for n in notes if len(n) <= LONG_NOTE][:2]
     lines += [text("note_line", text=n) for n in shown]
