@@ -235,9 +235,9 @@ def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any)
     lines, decided = _verdict(text, procedure, items + who_sentences(procedure), asked)
     if not items:
         # Nothing to list: say so in a line, the audience, and the parts that do answer.
-        if not lines:
-            lines.append(text("conditions_none"))
-        return lines, {"tail": [text("conditions_see_also")]}
+        if decided is not None:  # the record's line answers; nothing more to point to
+            return lines, {}
+        return lines or [text("conditions_none")], {"tail": [text("conditions_see_also")]}
     if lines and decided is None:
         lines.append(text("conditions_listed"))
     lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items if c != decided]
