@@ -235,3 +235,19 @@ def test_where_names_the_office_as_people_know_it(engine, services, knowledge):
         lines = body(pressed(engine, services, procedure.code, "where"), "where")
         assert plain_agency(agency)[:40] in lines[0], (procedure.code, lines[0])
     assert plain_agency("Công an cấp Xã") != "Công an cấp Xã"
+
+
+def test_nothing_is_cut_without_a_button_to_the_rest(engine, services, knowledge):
+    """A first answer that shortens a line ("…") always offers the whole ("Xem đầy đủ", "Tiếp")."""
+    import random
+
+    from flows.actions.procedure_info import ASPECTS
+
+    procedures = [knowledge.get(g.code) for g in knowledge.guides] + random.Random(11).sample(knowledge.procedures, 60)
+    for procedure in procedures:
+        for aspect in ASPECTS:
+            reply = pressed(engine, services, procedure.code, aspect)
+            shown = reply.text.rsplit("\n\nNguồn:", 1)[0].split("\n", 1)[-1]  # without the header and the source
+            shown = re.sub(r"«…[^»]*…»", "", shown)  # a quoted clause of the record, not a cut
+            if "…" in shown:
+                assert any('"part"' in b.payload for b in reply.buttons), (procedure.code, aspect, shown)

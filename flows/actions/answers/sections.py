@@ -20,6 +20,8 @@ __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 Text = Callable[..., str]
 # A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
 ITEM_CHARS = 150
+# A legal reference's title on the first screen (its number comes first).
+LEGAL_CHARS = 90
 # A step on the first screen: its first sentence, cut to this many characters.
 STEP_CHARS = 100
 # A fee note this short ("Sát hạch thực hành") is said with its amount.
@@ -65,7 +67,7 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
         for case, docs in selection.cases:
             lines.append(text("case_line", case=clip(case, ITEM_CHARS) if case else text("case_other")))
             lines += [text("item_line", text=clean_name(d.name)) for d in docs]
-        return lines, {}
+        return lines, {"all": int(any(len(case) > ITEM_CHARS for case, _ in selection.cases))}
     if part == "all":
         return [text("document_full_line", name=clean_name(d.name), quantity=_copies(text, d))
                 for d in procedure.documents if clean_name(d.name)], {}
@@ -74,7 +76,7 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
              for i, c in enumerate(core, 1)]
     if not lines and selection.cases:  # every row is for some case: show the cases at once
         return documents(text, procedure, guide, "cases")
-    return lines, {"cases": selection.special_count}
+    return lines, {"cases": selection.special_count, "all": int(any(len(c.text) > ITEM_CHARS for c in core))}
 
 
 # -- fee ---------------------------------------------------------------------------
@@ -218,10 +220,11 @@ def who(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tup
     rest = [s for s in sentences if s != decided][:WHO_LINES - len(lines)]
     lines += [text("item_line", text=clip(s, ITEM_CHARS)) for s in rest]
     if not lines:  # the record names no one: its "đối tượng" is the answer
-        return _audience(text, procedure), {}
+        return _audience(text, procedure), {"all": int(len(", ".join(procedure.audience)) > ITEM_CHARS)}
     # The audience is the record's own "đối tượng": always with the answer, after the people it names.
-    return lines, {"tail": _audience(text, procedure),
-                   "all": int(len(sentences) > len(rest) + int(decided is not None) or any(len(s) > ITEM_CHARS for s in rest))}
+    more = len(sentences) > len(rest) + int(decided is not None)
+    cut = len(", ".join(procedure.audience)) > ITEM_CHARS or any(len(s) > ITEM_CHARS for s in rest)
+    return lines, {"tail": _audience(text, procedure), "all": int(more or cut)}
 
 
 def _conditions(procedure: Any) -> list[str]:
@@ -245,13 +248,35 @@ def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any)
 
 
 def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    limit = 10_000 if part == "all" else ITEM_CHARS
-    return [text("item_line", text=clip(r.lstrip("-+• "), limit)) for r in procedure.result], {}
+    items = [r.lstrip("-+• ").strip() for r in procedure.result if r.strip()]
+    if part == "all":
+        return [text("item_line", text=r) for r in items], {}
+    # The paper the procedure is named for first ("Thẻ BHYT" of "… cấp thẻ BHYT"), then the others.
+    name = set(re.findall(r"\w+", fold(procedure.name)))
+    ranked = sorted(items, key=lambda r: -len(set(re.findall(r"\w+", fold(r))) & name) / (1 + len(r.split())))
+    return [text("item_line", text=clip(r, ITEM_CHARS)) for r in ranked], {
+        "all": int(any(len(r) > ITEM_CHARS for r in items))}
 
 
-def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("item_line", text=clip(f"{r.title} ({r.number})" if r.number else r.title, ITEM_CHARS))
-            for r in procedure.legal_basis], {}
+def legal(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    references: dict[str, str] = {}  # one line per number (the record repeats some), the longest title
+    for reference in procedure.legal_basis:
+        title, number = " ".join(reference.title.split()), (reference.number or "").strip()
+        key = number or title
+        if len(title) > len(references.get(key, "")):
+            references[key] = title
+    if part == "all":
+        return [text("item_line", text=f"{t} ({n})" if n != t else t) for n, t in references.items()], {}
+    lines, cut = [], False
+    for number, title in references.items():
+        if number == title:
+            short = title
+        else:  # the number people cite comes first; the title without the number and date it repeats
+            short = re.sub(rf"\s*(?:số\s*)?{re.escape(number)}(?:\s+ngày\s+[\d/]+)?", "", title).strip(" ,:") or title
+        shown = clip(short, LEGAL_CHARS)
+        cut = cut or shown != short
+        lines.append(text("item_line", text=shown) if number == title else text("legal_line", number=number, title=shown))
+    return lines, {"all": int(cut or len(references) < len(procedure.legal_basis))}
 
 
 # -- steps -------------------------------------------------------------------------
@@ -366,7 +391,7 @@ def forms(text: Text, procedure: Any, part: str, guide: Any = None, asked_codes:
     lines = [_form_line(text, d, part == "all") for d in found]
     if not lines:
         return [text("forms_none")], {}
-    return lines, {"all": int(part != "all" and (len(found) < every or any(
+    return lines, {"all": int(part != "all" and (len(found) < every or any("…" in x for x in lines) or any(
         form_name(d.name) != clean_name(d.name) for d in found))), "tail": [text("forms_download")]}
 
 
