@@ -140,7 +140,7 @@ def _step_rules() -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
 def short_step(step: str) -> str:
     """A step of the record in plain, short words: its usual phrasings said plainly, legal filler left out."""
     plain, filler = _step_rules()
-    text = " ".join(step.split())
+    text = filler.sub("", " ".join(step.split()))  # brackets first: "(sau đây gọi tắt là …)" hides the subject
     for pattern, replacement in plain:
         text = pattern.sub(replacement, text, count=1)
     text = filler.sub("", text)
