@@ -23,7 +23,7 @@ from nlu.result import ParseResult, ProcedureMatch, parse_payload
 
 NOW = datetime(2026, 12, 5, 2, 0)
 HEADS = {"who": "👤", "conditions": "✅", "steps": "🧭", "fee": "💰", "time": "⏱️", "where": "🏢", "documents": "📄",
-         "forms": "📝", "result": "📜"}
+         "forms": "📝", "result": "📜", "postal": "📮", "online": "💻", "legal": "⚖️"}
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +251,17 @@ def test_nothing_is_cut_without_a_button_to_the_rest(engine, services, knowledge
             shown = re.sub(r"«…[^»]*…»", "", shown)  # a quoted clause of the record, not a cut
             if "…" in shown:
                 assert any('"part"' in b.payload for b in reply.buttons), (procedure.code, aspect, shown)
+
+
+def test_no_postal_way_names_only_the_ways_the_record_has(engine, services, knowledge):
+    channel = {k: engine.responses.text(f"channel_{k}").lower() for k in ("online", "in_person", "postal")}
+    checked = 0
+    for procedure in knowledge.procedures:
+        kinds = {c.kind for c in procedure.channels}
+        if "postal" in kinds or not kinds or checked >= 30:
+            continue
+        line = body(pressed(engine, services, procedure.code, "postal"), "postal")[0]
+        for kind in ("online", "in_person"):
+            assert (channel[kind] in line.split(":", 1)[-1].split(";")[-1]) == (kind in kinds), (procedure.code, line)
+        checked += 1
+    assert checked == 30

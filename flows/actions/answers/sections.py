@@ -243,7 +243,9 @@ def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any)
         return lines or [text("conditions_none")], {"tail": [text("conditions_see_also")]}
     if lines and decided is None:
         lines.append(text("conditions_listed"))
-    lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items if c != decided]
+    # A line ending with ":" heads the items after it ("Người nhận con nuôi phải có đủ điều kiện sau:").
+    lines += [text("case_line", case=clip(c.rstrip(":"), ITEM_CHARS)) if c.endswith(":") else
+              text("item_line", text=clip(c, ITEM_CHARS)) for c in items if c != decided]
     return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
 
 
@@ -396,7 +398,10 @@ def forms(text: Text, procedure: Any, part: str, guide: Any = None, asked_codes:
 
 
 def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("procedure_info_postal_yes" if procedure.channel("postal") else "procedure_info_postal_no")], {}
+    if procedure.channel("postal"):
+        return [text("procedure_info_postal_yes")], {}
+    ways = list(dict.fromkeys(text(f"channel_{c.kind}").lower() for c in procedure.channels))
+    return [text("procedure_info_postal_no", ways=", ".join(ways) or text("channel_in_person").lower())], {}
 
 
 def online(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
