@@ -28,6 +28,8 @@ STEP_CHARS = 100
 SHORT_NOTE = 60
 # A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
 LONG_NOTE = 220
+# The record's audience ("đối tượng") on a first screen: a list of kinds of applicant, shortened beyond this.
+AUDIENCE_CHARS = 100
 # Lines of a who answer's first screen (the deciding line counts).
 WHO_LINES = 2
 # Words of "nộp hồ sơ tại/đến/cho …" that say nothing of the place itself.
@@ -198,7 +200,7 @@ def _office(text: Text, procedure: Any) -> str:
 
 def _audience(text: Text, procedure: Any) -> list[str]:
     names = [a.strip().lstrip("-+• ") for a in procedure.audience if a.strip()]
-    return [text("audience_line", value=clip(", ".join(names), ITEM_CHARS))] if names else []
+    return [text("audience_line", value=clip(", ".join(names), AUDIENCE_CHARS))] if names else []
 
 
 def _verdict(text: Text, procedure: Any, candidates: list[str], asked: str) -> tuple[list[str], str | None]:
@@ -220,10 +222,10 @@ def who(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tup
     rest = [s for s in sentences if s != decided][:WHO_LINES - len(lines)]
     lines += [text("item_line", text=clip(s, ITEM_CHARS)) for s in rest]
     if not lines:  # the record names no one: its "đối tượng" is the answer
-        return _audience(text, procedure), {"all": int(len(", ".join(procedure.audience)) > ITEM_CHARS)}
+        return _audience(text, procedure), {"all": int(len(", ".join(procedure.audience)) > AUDIENCE_CHARS)}
     # The audience is the record's own "đối tượng": always with the answer, after the people it names.
     more = len(sentences) > len(rest) + int(decided is not None)
-    cut = len(", ".join(procedure.audience)) > ITEM_CHARS or any(len(s) > ITEM_CHARS for s in rest)
+    cut = len(", ".join(procedure.audience)) > AUDIENCE_CHARS or any(len(s) > ITEM_CHARS for s in rest)
     return lines, {"tail": _audience(text, procedure), "all": int(more or cut)}
 
 
