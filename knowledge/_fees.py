@@ -45,7 +45,9 @@ _WINDOW = re.compile(rf"(?:kể\s+từ|từ)\s+(?:ngày\s+)?{_DATE}\s*(?:đến|
 _UNTIL = re.compile(rf"(?:áp\s+dụng\s+)?đến\s+(?:hết\s+)?(?:ngày\s+)?{_DATE}", re.I)
 _FROM = re.compile(rf"(?:kể\s+từ|từ|áp\s+dụng\s+từ)\s+(?:ngày\s+)?{_DATE}", re.I)
 _PERCENT = re.compile(r"bằng\s+(\d{1,3}(?:[.,]\d+)?)\s*%")
-_FREE = re.compile(r"\bmiễn\b(?!\s+(?:một số|giảm))|không thu", re.I)
+_FREE = re.compile(r"\bmiễn\b(?!\s+(?:một số|giảm))|\bmiễ\w*\s*phí|không thu", re.I)
+# A free window, however the portal spells it ("Miễn phí", "Miễ phí", "Miễnphí", "miễn thu").
+_FREE_WINDOW = re.compile(r"miễ\w*\s*(?:phí|thu|lệ phí)|\bmiễn\b", re.I)
 _MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d{4,})\s*(?:đồng|đ\b|vnđ|việt nam đồng)?", re.I)
 # Sentences and list items of a note: ". " before a capital, "; ", " - " and " + " items.
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[-+•(]?\s*[A-ZĐÀ-Ỹ0-9])|\s+(?=[-+]\s)|\n+")
@@ -85,7 +87,8 @@ class DatedClause:
 class FeeToday:
     """What a channel costs on one day."""
 
-    kind: Literal["free", "amount", "unknown", "expired"]
+    # "noted": the record's amounts are in its note only (a free window on the cell has ended).
+    kind: Literal["free", "amount", "unknown", "expired", "noted"]
     amounts: tuple[Amount, ...] = ()
     until: Optional[date] = None  # the current amount holds until this day (inclusive)
     then: tuple[Amount, ...] = ()  # ... and becomes this afterwards (empty: free or not stated)
@@ -206,6 +209,14 @@ def fee_on(fee: Fee, day: date, channel: str = "") -> FeeToday:
         "sentences": tuple(sentences),
     }
     now_kind: Literal["free", "amount", "unknown"] = "amount" if base else ("free" if fee.kind == "free" else "unknown")
+    # The cell says "Miễn phí" because of a free window ("Miễn phí từ 07/4/2026 đến 30/6/2026") that has ended:
+    # the amounts of the note apply again. Never say "free" after the window; point to the note's amounts.
+    ended = [c for c in clauses if c.end is not None and c.end < day and _FREE_WINDOW.search(c.text)]
+    if now_kind == "free" and ended and _money_in(fee.text) and not any(
+            c.holds_on(day) and c.kind == "free" for c in clauses):
+        leads = [c.lead for c in ended if c.lead]
+        shared["sentences"] = tuple(dict.fromkeys([*leads, *sentences]))
+        return FeeToday("noted", expired_on=max(c.end for c in ended if c.end), **shared)  # type: ignore[arg-type]
     for clause in clauses:
         if clause.kind == "validity" and clause.end is not None and clause.end < day and now_kind == "amount":
             if not any(c.holds_on(day) for c in clauses):
@@ -256,6 +267,8 @@ def fee_value(text: Callable[..., str], fee: FeeToday) -> str:
     amounts = ", ".join(format_amount(a) for a in fee.amounts)
     if fee.kind == "expired":
         return text("fee_expired", amounts=amounts, date=_day_text(fee.expired_on)) if fee.expired_on else text("fee_unknown")
+    if fee.kind == "noted":
+        return text("fee_noted", date=_day_text(fee.expired_on)) if fee.expired_on else text("fee_unknown")
     if fee.kind == "free":
         value = text("fee_free")
     elif fee.kind == "amount":

@@ -303,11 +303,13 @@ def test_a_yes_no_condition_question_leads_with_the_deciding_condition(engine, s
     parse = ParseResult(text=question, intent="ask_conditions", confidence=0.9,
                         procedures=[ProcedureMatch(procedure.code, procedure.name, 1.0)])
     result, _ = say(engine, services, parse)
-    body = result.replies[0].text.split("✅ Điều kiện:\n", 1)[1]
-    assert body.startswith("Điều quyết định") and " ".join(deciding.lstrip("-+• ").split()[:6]) in body.splitlines()[0]
+    first = result.replies[0].text.split("✅ Điều kiện:\n", 1)[1].splitlines()[0]
+    quoted = first.split(": ", 1)[1].strip("«»… ")
+    assert not first.startswith("•") and quoted in " ".join(deciding.split()), (first, deciding)
     general = ParseResult(text="thủ tục này cần những điều kiện gì", intent="ask_conditions", confidence=0.9,
                           procedures=[ProcedureMatch(procedure.code, procedure.name, 1.0)])
-    assert "Điều quyết định" not in say(engine, services, general)[0].replies[0].text
+    body = say(engine, services, general)[0].replies[0].text.split("✅ Điều kiện:\n", 1)[1]
+    assert body.startswith("• ")
 
 
 def test_two_aspects_in_one_message_are_answered_together(engine, services, knowledge):
@@ -387,3 +389,15 @@ def test_choice_buttons_are_short_and_unique_with_or_without_the_knowledge(knowl
     for buttons in (choice_buttons(hits, "ask_documents"), choice_buttons(hits, "ask_documents", knowledge)):
         titles = [b.title for b in buttons]
         assert len(set(titles)) == 3 and all(len(t) <= 60 for t in titles), titles
+
+
+def test_a_free_window_that_has_ended_is_never_said_as_free():
+    from knowledge.schema import Fee
+
+    note = ("5.000.000 đồng/lần cấp (Đối với sân bay chuyên dùng) phí: 40.000.000 đồng/lần cấp (Đối với cảng hàng "
+            "không quốc tế) Miễnphí từ ngày 07/4/2026 đến 30/6/2026 theo quy định tại Thông tư 40/2026/TT-BTC")
+    fee = Fee(kind="free", amounts=[], text=note, note_mentions_amount=True)
+    during, after = fee_on(fee, date(2026, 5, 1)), fee_on(fee, date(2026, 12, 5))
+    assert during.kind == "free" and during.until == date(2026, 6, 30)
+    assert after.kind == "noted" and after.expired_on == date(2026, 6, 30)
+    assert any("5.000.000 đồng" in s for s in after.sentences)

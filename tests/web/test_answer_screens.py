@@ -5,6 +5,8 @@ The screenshots are kept under var/artifacts/screenshots/ (test-answer-screens-*
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -72,3 +74,47 @@ def test_special_cases_are_one_tap_away_and_paged_never_cut(page, browser, scree
         following = page.press("Tiếp", cases)
         fits_the_screen(page, browser, following)
     print(f"\nscreenshot: {screenshot('cases')}")
+
+
+def ask_exactly(page: ChatPage, text: str, title: str):
+    """Asks as a new visitor; when offered look-alike procedures, picks the one titled exactly `title`."""
+    page.open()
+    answer = page.say(text)
+    if "Nguồn:" not in page.text(answer):
+        before = page.count()
+        next(b for b in page.buttons(answer) if b.text.strip() == title).click()
+        answer = page.wait_answer(before)
+    return answer
+
+
+YES_NO = [
+    ("authorise-yes-no", "ủy quyền cho người khác nộp hồ sơ cấp hộ chiếu được không", "Cấp hộ chiếu phổ thông (trong nước)"),
+    ("representative-yes-no", "làm căn cước cho con dưới 14 tuổi thì người đại diện hợp pháp có phải đưa con đến không",
+     "Cấp thẻ căn cước cho trẻ dưới 14 tuổi"),
+]
+
+
+@pytest.mark.parametrize(("name", "question", "title"), YES_NO, ids=[c[0] for c in YES_NO])
+def test_a_yes_no_answer_leads_with_the_records_line_that_decides_it(page, browser, screenshot, name, question, title):
+    from flows.actions.answers.asked import who_sentences
+    from knowledge import load_knowledge
+
+    answer = ask_exactly(page, question, title)
+    text = fits_the_screen(page, browser, answer)
+    code = re.search(r"thủ tục (\d\.\d{6})", text).group(1)
+    procedure = load_knowledge().get(code)
+    record = " ".join(" ".join(who_sentences(procedure) + list(procedure.conditions)).split())
+    head = next(i for i, line in enumerate(text.splitlines()) if line.startswith(("👤", "✅")))
+    first = text.splitlines()[head + 1]
+    assert not first.startswith("•") and ": " in first, first
+    assert first.split(": ", 1)[1].strip("«»… ") in record, (first, code)
+    print(f"\nscreenshot: {screenshot(name)}\n{text}")
+
+
+def test_steps_are_short_numbered_steps_on_one_screen(page, browser, screenshot):
+    answer = ask(page, "các bước đăng ký thường trú", "thường trú")
+    text = fits_the_screen(page, browser, answer)
+    steps = [line for line in text.splitlines() if re.match(r"\d+\. ", line)]
+    assert len(steps) >= 3 and all(len(s) <= 110 for s in steps), steps
+    assert [int(s.split(".")[0]) for s in steps] == list(range(1, len(steps) + 1))
+    print(f"\nscreenshot: {screenshot('thuong-tru-steps')}\n{text}")

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 from flows.replies import Button
 
-__all__ = ["SCREEN_CHARS", "Section", "clip", "pack", "sentences"]
+__all__ = ["ITEM_CHARS", "SCREEN_CHARS", "Section", "clip", "pack", "sentences"]
 
 # Characters of text before the buttons in a first answer (a 412x915 phone screen).
 SCREEN_CHARS = 700
+# A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
+ITEM_CHARS = 150
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\s+(?=[-+]\s)|\n+")
 
 

@@ -11,23 +11,30 @@ import re
 from datetime import date
 from typing import Any, Callable
 
-from flows.actions.answers.compose import clip
-from knowledge import clean_name, fee_on, fee_value, fold, form_codes, format_amount, mentions_other_charges, select_documents
+from flows.actions.answers.asked import deciding, focus, is_yes_no, plain_agency, short_step, where_clause, who_sentences
+from flows.actions.answers.compose import ITEM_CHARS, clip
+from flows.actions.answers.forms import form_documents, forms
+from knowledge import clean_name, fee_on, fee_value, fold, format_amount, mentions_other_charges, select_documents
 
 __all__ = ["ITEM_CHARS", "BUILDERS", "form_documents", "step_parts"]
 
 Text = Callable[..., str]
-# A first-screen item is cut to this many characters (whole sentences first); "Xem đầy đủ" has the rest.
-ITEM_CHARS = 150
+# A legal reference's title on the first screen (its number comes first).
+LEGAL_CHARS = 90
+# A step on the first screen: its first sentence, cut to this many characters.
+STEP_CHARS = 100
 # A fee note this short ("Sát hạch thực hành") is said with its amount.
 SHORT_NOTE = 60
 # A fee note longer than this is not quoted on the first screen (whole under "Xem đầy đủ").
 LONG_NOTE = 220
-# Words of its own a condition must share with a question to be the one that decides it.
-DECIDING_WORDS = 3
+# The record's audience ("đối tượng") on a first screen: a list of kinds of applicant, shortened beyond this.
+AUDIENCE_CHARS = 100
+# Lines of a who answer's first screen (the deciding line counts).
+WHO_LINES = 2
+# Words of "nộp hồ sơ tại/đến/cho …" that say nothing of the place itself.
+_SUBMIT_WORDS = {"nop", "ho", "so", "tai", "den", "cho", "cap"}
 _STEP_MARK = re.compile(r"^\W*bước\s*(\d+)\s*[:.\-–)]?\s*", re.I)
 _TOP_ITEM = re.compile(r"^\s*(?:-|–|•|\d+\s*[.)]|[a-zđ]\)\s)")
-_FORM_NAME = re.compile(r"^(tờ khai|đơn|phiếu|giấy đề nghị|văn bản đề nghị|bản khai|mẫu|biểu mẫu)|theo mẫu|\(mẫu|mẫu số", re.I)
 
 
 def _date(day: date) -> str:
@@ -52,7 +59,7 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
         for case, docs in selection.cases:
             lines.append(text("case_line", case=clip(case, ITEM_CHARS) if case else text("case_other")))
             lines += [text("item_line", text=clean_name(d.name)) for d in docs]
-        return lines, {}
+        return lines, {"all": int(any(len(case) > ITEM_CHARS for case, _ in selection.cases))}
     if part == "all":
         return [text("document_full_line", name=clean_name(d.name), quantity=_copies(text, d))
                 for d in procedure.documents if clean_name(d.name)], {}
@@ -61,7 +68,7 @@ def documents(text: Text, procedure: Any, guide: Any, part: str, **_: Any) -> tu
              for i, c in enumerate(core, 1)]
     if not lines and selection.cases:  # every row is for some case: show the cases at once
         return documents(text, procedure, guide, "cases")
-    return lines, {"cases": selection.special_count}
+    return lines, {"cases": selection.special_count, "all": int(any(len(c.text) > ITEM_CHARS for c in core))}
 
 
 # -- fee ---------------------------------------------------------------------------
@@ -99,12 +106,17 @@ def fee(text: Text, procedure: Any, part: str, today: date, **_: Any) -> tuple[l
         amounts = {format_amount(a).split(" ")[0] for a in today_fee.amounts + today_fee.then}
         own = [s.lstrip("-+• ") for s in today_fee.sentences if s not in dated and fold(s).strip(" .") not in said
                and not (len(s) <= SHORT_NOTE // 2 and any(a in s for a in amounts))]  # "200.000đ/ hộ chiếu."
-        if len(own) == 1 and len(own[0]) <= SHORT_NOTE:
+        # "Miễn phí" beside a note that names an amount ("Lệ phí cấp giấy phép lái xe: 135.000 đồng/lần"):
+        # say both as the record does, never one of them as the answer.
+        priced_note = today_fee.kind == "free" and today_fee.until is None and channel.fee.note_mentions_amount and own
+        if priced_note:
+            value = text("fee_free_but_noted")
+        elif len(own) == 1 and len(own[0]) <= SHORT_NOTE and today_fee.kind != "free":
             value, own = text("fee_with_note", value=value, note=own[0].rstrip(".")), []
         pairs.append((text(f"channel_{channel.kind}"), value))
         notes += own
     lines = _merged(pairs, text)
-    notes = list(dict.fromkeys(notes))
+    notes = list({n.rstrip(". "): n for n in reversed(notes)}.values())[::-1]  # "… cấp tỉnh" and "… cấp tỉnh."
     # A note is quoted whole or not at all (a fee rule cut mid-sentence misleads): long ones are under "Xem đầy đủ".
     shown = [n for n in notes if len(n) <= LONG_NOTE][:2]
     lines += [text("note_line", text=n) for n in shown]
@@ -147,12 +159,19 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     agencies = procedure.agencies
     limit = 10_000 if part == "all" else ITEM_CHARS
     lines = []
-    if agencies.implementing:
-        lines.append(text("agency_line", value=clip(agencies.implementing, limit)))
-    if agencies.submission_address and fold(agencies.submission_address) != "khong co thong tin":
-        lines.append(text("address_line", value=clip(agencies.submission_address, limit)))
-    if procedure.levels and not lines:  # the level says where only when the record names no agency
+    named = agencies.implementing and fold(agencies.implementing) != "khong co thong tin"
+    if named:
+        lines.append(text("agency_line", value=clip(plain_agency(agencies.implementing), limit)))
+    elif procedure.levels:  # the level says where only when the record names no agency
         lines.append(text("level_line", value="; ".join(text(f"level_{lv}") for lv in procedure.levels)))
+    place = where_clause(procedure)
+    said = set(re.findall(r"\w+", fold(" ".join(lines + [plain_agency(agencies.implementing), agencies.implementing]))))
+    # The record's own words on which office of that kind ("nơi thường trú, tạm trú …"), when they add to it.
+    if len(set(re.findall(r"\w+", fold(plain_agency(place)))) - said - _SUBMIT_WORDS) >= 2:
+        lines.append(text("place_line", value=clip(place, limit)))
+    address = plain_agency(agencies.submission_address or "")
+    if address and fold(address) not in ("khong co thong tin", fold(plain_agency(agencies.implementing))):
+        lines.append(text("address_line", value=clip(address, limit)))
     kinds = [text(f"channel_{c.kind}") for c in procedure.channels]
     if kinds:
         names = list(dict.fromkeys(kinds))
@@ -161,47 +180,97 @@ def where(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     return lines, {"all": int(longer and part != "all")}
 
 
-def who(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("item_line", text=a.lstrip("-+• ")) for a in procedure.audience], {}
+def _office(text: Text, procedure: Any) -> str:
+    """Who to ask, in a few words: the record's agency said plainly, else its level."""
+    agency = procedure.agencies.implementing
+    if agency and fold(agency) != "khong co thong tin":
+        return clip(plain_agency(agency), 90).rstrip(" .;")
+    return ", ".join(text(f"office_{lv}") for lv in procedure.levels[:1]) or text("office_khac")
 
 
-def _deciding(items: list[str], asked: str) -> str | None:
-    """The condition a yes/no question is about: the one sharing at least three of its own words with the question.
+def _audience(text: Text, procedure: Any) -> list[str]:
+    names = [a.strip().lstrip("-+• ") for a in procedure.audience if a.strip()]
+    return [text("audience_line", value=clip(", ".join(names), AUDIENCE_CHARS))] if names else []
 
-    Only words found in a single condition count (the words every condition shares decide nothing).
-    """
-    words = [set(fold(c).split()) for c in items]
-    counts: dict[str, int] = {}
-    for own in words:
-        for word in own:
-            counts[word] = counts.get(word, 0) + 1
-    question = {w for w in fold(asked).split() if len(w) > 1}
-    scored = [(len({w for w in own & question if counts[w] == 1}), i) for i, own in enumerate(words)]
-    best, index = max(scored, default=(0, -1))
-    return items[index] if best >= DECIDING_WORDS else None
+
+def _verdict(text: Text, procedure: Any, candidates: list[str], asked: str) -> tuple[list[str], str | None]:
+    """For a yes/no question: the record's line that decides it first, or that the record says nothing of it."""
+    if not asked or not is_yes_no(asked):
+        return [], None
+    line = deciding(candidates, asked, named=re.findall(r"\w+", fold(procedure.name)))
+    if line is not None:
+        shown = focus(line, asked, ITEM_CHARS * 2) or clip(line, ITEM_CHARS * 2)
+        return [text("answer_deciding", text=shown)], line
+    return [text("answer_not_stated", office=_office(text, procedure))], None
+
+
+def who(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
+    sentences = who_sentences(procedure)
+    if part == "all":
+        return [text("item_line", text=s) for s in sentences] + _audience(text, procedure), {}
+    lines, decided = _verdict(text, procedure, sentences + _conditions(procedure), asked)
+    rest = [s for s in sentences if s != decided][:WHO_LINES - len(lines)]
+    lines += [text("item_line", text=clip(s, ITEM_CHARS)) for s in rest]
+    if not lines:  # the record names no one: its "đối tượng" is the answer
+        return _audience(text, procedure), {"all": int(len(", ".join(procedure.audience)) > AUDIENCE_CHARS)}
+    # The audience is the record's own "đối tượng": always with the answer, after the people it names.
+    more = len(sentences) > len(rest) + int(decided is not None)
+    cut = len(", ".join(procedure.audience)) > AUDIENCE_CHARS or any(len(s) > ITEM_CHARS for s in rest)
+    return lines, {"tail": _audience(text, procedure), "all": int(more or cut)}
+
+
+def _conditions(procedure: Any) -> list[str]:
+    return [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
 
 
 def conditions(text: Text, procedure: Any, part: str, asked: str = "", **_: Any) -> tuple[list[str], dict[str, Any]]:
-    items = [c.strip().lstrip("-+• ").strip() for c in procedure.conditions if c.strip()]
+    items = _conditions(procedure)
     if part == "all":
-        return [text("item_line", text=c) for c in items], {}
-    lines = []
-    deciding = _deciding(items, asked) if asked and len(items) > 1 else None
-    if deciding is not None:
-        lines.append(text("condition_deciding", text=clip(deciding, ITEM_CHARS * 2)))
-        items = [c for c in items if c is not deciding]
-    lines += [text("item_line", text=clip(c, ITEM_CHARS)) for c in items]
+        return [text("item_line", text=c) for c in items] or [text("conditions_none")], {}
+    lines, decided = _verdict(text, procedure, items + who_sentences(procedure), asked)
+    if not items:
+        # Nothing to list: say so in a line, the audience, and the parts that do answer.
+        if decided is not None:  # the record's line answers; nothing more to point to
+            return lines, {}
+        return lines or [text("conditions_none")], {"tail": [text("conditions_see_also")]}
+    if lines and decided is None:
+        lines.append(text("conditions_listed"))
+    # A line ending with ":" heads the items after it ("Người nhận con nuôi phải có đủ điều kiện sau:").
+    lines += [text("case_line", case=clip(c.rstrip(":"), ITEM_CHARS)) if c.endswith(":") else
+              text("item_line", text=clip(c, ITEM_CHARS)) for c in items if c != decided]
     return lines, {"all": int(any(len(c) > ITEM_CHARS for c in procedure.conditions))}
 
 
 def result(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    limit = 10_000 if part == "all" else ITEM_CHARS
-    return [text("item_line", text=clip(r.lstrip("-+• "), limit)) for r in procedure.result], {}
+    items = [r.lstrip("-+• ").strip() for r in procedure.result if r.strip()]
+    if part == "all":
+        return [text("item_line", text=r) for r in items], {}
+    # The paper the procedure is named for first ("Thẻ BHYT" of "… cấp thẻ BHYT"), then the others.
+    name = set(re.findall(r"\w+", fold(procedure.name)))
+    ranked = sorted(items, key=lambda r: -len(set(re.findall(r"\w+", fold(r))) & name) / (1 + len(r.split())))
+    return [text("item_line", text=clip(r, ITEM_CHARS)) for r in ranked], {
+        "all": int(any(len(r) > ITEM_CHARS for r in items))}
 
 
-def legal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("item_line", text=clip(f"{r.title} ({r.number})" if r.number else r.title, ITEM_CHARS))
-            for r in procedure.legal_basis], {}
+def legal(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], dict[str, Any]]:
+    references: dict[str, str] = {}  # one line per number (the record repeats some), the longest title
+    for reference in procedure.legal_basis:
+        title, number = " ".join(reference.title.split()), (reference.number or "").strip()
+        key = number or title
+        if len(title) > len(references.get(key, "")):
+            references[key] = title
+    if part == "all":
+        return [text("item_line", text=f"{t} ({n})" if n != t else t) for n, t in references.items()], {}
+    lines, cut = [], False
+    for number, title in references.items():
+        if number == title:
+            short = title
+        else:  # the number people cite comes first; the title without the number and date it repeats
+            short = re.sub(rf"\s*(?:số\s*)?{re.escape(number)}(?:\s+ngày\s+[\d/]+)?", "", title).strip(" ,:") or title
+        shown = clip(short, LEGAL_CHARS)
+        cut = cut or shown != short
+        lines.append(text("item_line", text=shown) if number == title else text("legal_line", number=number, title=shown))
+    return lines, {"all": int(cut or len(references) < len(procedure.legal_basis))}
 
 
 # -- steps -------------------------------------------------------------------------
@@ -233,50 +302,19 @@ def steps(text: Text, procedure: Any, part: str, **_: Any) -> tuple[list[str], d
     parts = step_parts(procedure.steps)
     if part == "all":
         return [text("step_line", number=i, text=p) for i, p in enumerate(parts, 1)], {}
-    return [text("step_line", number=i, text=clip(p, ITEM_CHARS)) for i, p in enumerate(parts, 1)], {
-        "all": int(any(len(p) > ITEM_CHARS for p in parts))
-    }
-
-
-# -- forms -------------------------------------------------------------------------
-
-
-def form_documents(procedure: Any) -> list[Any]:
-    """The record's documents that are forms to fill in: a form file, a form code or a form-like name."""
-    forms = []
-    seen: set[str] = set()
-    for document in procedure.documents:
-        name = clean_name(document.name)
-        if not (document.template or form_codes(name) or _FORM_NAME.search(name)) or document.is_note:
-            continue
-        key = fold(name)[:80]
-        if key not in seen:
-            seen.add(key)
-            forms.append(document)
-    return forms
-
-
-def forms(text: Text, procedure: Any, part: str, asked_codes: tuple[str, ...] = (), **_: Any) -> tuple[list[str], dict[str, Any]]:
-    found = form_documents(procedure)
-    every = len(found)
-    if asked_codes and part != "all":  # the form asked by code, alone on the first screen
-        asked = [d for d in found if set(form_codes(f"{d.name} {d.template or ''}")) & set(asked_codes)]
-        found = asked[:1] or found
-    limit = 10_000 if part == "all" else ITEM_CHARS
-    lines = []
-    for document in found:
-        codes = form_codes(f"{document.name} {document.template or ''}")
-        name = clip(clean_name(document.name), limit).rstrip(".;, ")
-        named = codes and codes[0].lower() in name.lower()
-        lines.append(text("form_line", name=name, code=text("form_code", code=codes[0]) if codes and not named else ""))
-    if not lines:
-        return [text("forms_none")], {}
-    longer = part != "all" and (len(found) < every or any(len(clean_name(d.name)) > ITEM_CHARS for d in found))
-    return lines, {"all": int(longer), "tail": [text("forms_download")]}
+    # A first screen: each step in its first sentence, plainly; the cases and details are under "Xem đầy đủ".
+    short = [s for s in (short_step(p) for p in parts) if len(s) > 3]
+    clipped = list(dict.fromkeys(clip(s, STEP_CHARS) for s in short))
+    lines = [text("step_line", number=i, text=s) for i, s in enumerate(clipped, 1)]
+    return lines, {"all": int(any(len(s) > STEP_CHARS for s in short) or len(short) < len(parts)
+                              or any(s != p for s, p in zip(short, parts)))}
 
 
 def postal(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
-    return [text("procedure_info_postal_yes" if procedure.channel("postal") else "procedure_info_postal_no")], {}
+    if procedure.channel("postal"):
+        return [text("procedure_info_postal_yes")], {}
+    ways = list(dict.fromkeys(text(f"channel_{c.kind}").lower() for c in procedure.channels))
+    return [text("procedure_info_postal_no", ways=", ".join(ways) or text("channel_in_person").lower())], {}
 
 
 def online(text: Text, procedure: Any, **_: Any) -> tuple[list[str], dict[str, Any]]:
