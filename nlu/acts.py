@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from nlu.normalize import Lexicon, load_lexicon, normalize
+from knowledge._text import marked_tokens
+from nlu.normalize import Lexicon, load_lexicon, marked_words, normalize
 
 NLU_DIR = Path(__file__).resolve().parent
 ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
@@ -187,6 +188,11 @@ class AspectWords:
     fallback: dict[str, list[str]] = field(default_factory=dict)
     # openings that look like a follow-up's opener but are not ("con tôi" is my child)
     not_openers: list[str] = field(default_factory=list)
+    # per canonical anchor (strong or weak), its spellings with diacritics ("có cần"), matched
+    # against the words as typed: a word typed with marks must be spelled so
+    spelled: dict[str, list[str]] = field(default_factory=dict)
+    # words of their own that anchors must not cut through ("làm hộ" in "làm hộ chiếu")
+    not_anchors: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -210,6 +216,12 @@ class AspectWords:
                     re.compile(str(pattern))
                 except re.error as e:
                     raise ValueError(f"{path}: anchor_patterns of {aspect}: bad expression {pattern!r}: {e}") from e
+        spelled: dict[str, list[str]] = {}
+        blockers = raw.get("not_anchors") or []
+        if not isinstance(blockers, list):
+            raise ValueError(f"{path}: 'not_anchors' is a list of phrases")
+        for phrase in [p for section in (anchors, sections["weak_anchors"]) for ps in section.values() for p in ps] + blockers:
+            spelled.setdefault(_canonical([phrase])[0], []).append(spelling(str(phrase)))
         only = [str(a) for a in raw.get("anchored_only") or []]
         unknown = sorted(set(only) - set(anchors))
         if unknown:
@@ -225,6 +237,8 @@ class AspectWords:
             {str(a): _canonical(ps) for a, ps in sections["absorbs"].items()},
             {str(a): _canonical(ps) for a, ps in sections["fallback_anchors"].items()},
             _canonical(follow_up.get("not_openers") or []),
+            {p: sorted(set(ss)) for p, ss in spelled.items()},
+            _canonical(blockers),
         )
 
     def is_follow_up(self, canonical: str) -> bool:
@@ -245,28 +259,90 @@ class AspectWords:
         return list(dict.fromkeys(self.intents[p] for p in parts))
 
     def matcher(self) -> AnchorMatcher:
-        return AnchorMatcher(self.anchors, self.patterns)
+        return AnchorMatcher(self.anchors, self.patterns, self.spelled, self.not_anchors)
 
     def weak_matcher(self) -> AnchorMatcher:
-        return AnchorMatcher(self.weak)
+        return AnchorMatcher(self.weak, None, self.spelled, self.not_anchors)
 
     def fallback_matcher(self) -> AnchorMatcher:
         return AnchorMatcher(self.fallback)
 
 
-class AnchorMatcher:
-    """Finds the aspects a canonical text names by their anchors, in the order they are asked."""
+def spelling(text: str) -> str:
+    """A text's canonical words with the diacritics typed, each in one spelling ("hoá" is "hóa")."""
+    return " ".join(form for _, form in typed_forms_of(text))
 
-    def __init__(self, anchors: dict[str, list[str]], patterns: dict[str, list[str]] | None = None) -> None:
+
+def typed_forms_of(text: str) -> list[tuple[str, str]]:
+    """(canonical word, its spelling as typed) of each word: short forms expanded as the lexicon
+    spells them; a word typed without diacritics is its folded self."""
+    out = []
+    for folded, typed in marked_words(text):
+        form = marked_tokens(typed)
+        out.append((folded, form[0][1] if len(form) == 1 and form[0][0] == folded else typed))
+    return out
+
+
+def typed_forms(text: str) -> dict[str, list[str]]:
+    """Each canonical word of a message and the spellings it was typed in (the evidence anchors
+    are matched on; a word met several times may have several)."""
+    forms: dict[str, list[str]] = {}
+    for folded, form in typed_forms_of(text):
+        if form not in forms.setdefault(folded, []):
+            forms[folded].append(form)
+    return forms
+
+
+class AnchorMatcher:
+    """Finds the aspects a canonical text names by their anchors, in the order they are asked.
+
+    Found on the folded text, then checked on the words as typed (`forms`, from `typed_forms`):
+    a word typed with diacritics keeps them, so "có căn cước" is no "có cần", while "co can"
+    typed without any matches either. An anchor that cuts through a word of its own
+    (`not_anchors`: "làm hộ" in "làm hộ chiếu", "lam ho" in "lam ho so") is no anchor there.
+    """
+
+    def __init__(
+        self,
+        anchors: dict[str, list[str]],
+        patterns: dict[str, list[str]] | None = None,
+        spelled: dict[str, list[str]] | None = None,
+        not_anchors: Iterable[str] = (),
+    ) -> None:
         self._aspect_of = {p: a for a, ps in anchors.items() for p in ps}
         self._phrases = PhraseSet(self._aspect_of)
         self._patterns = [(re.compile(p), a) for a, ps in (patterns or {}).items() for p in ps]
+        self._spelled = spelled or {}
+        self._blockers = PhraseSet(not_anchors)
 
-    def hits(self, canonical: str) -> list[tuple[int, str, str]]:
+    def _as_typed(self, phrase: str, forms: dict[str, list[str]] | None) -> bool:
+        """Whether the words of an anchor were typed as it is spelled (or without diacritics)."""
+        spellings = self._spelled.get(phrase)
+        if forms is None or not spellings:
+            return True
+        for spelled in spellings:
+            words = spelled.split()
+            if len(words) != len(phrase.split()):
+                return True
+            if all(not forms.get(f) or s in forms[f] or f in forms[f] for f, s in zip(phrase.split(), words)):
+                return True
+        return False
+
+    def _cut(self, start: int, phrase: str, blocked: list[tuple[int, int]]) -> bool:
+        """Whether an anchor at `start` cuts through a word of its own (overlaps it, not holding it)."""
+        end = start + len(phrase)
+        return any(a < end and start < b and not (start <= a and b <= end) for a, b in blocked)
+
+    def hits(self, canonical: str, forms: dict[str, list[str]] | None = None) -> list[tuple[int, str, str]]:
         """(position, aspect, phrase) of each anchor in the text, in the order they appear."""
-        found = [(i, self._aspect_of[p], p) for i, p in self._phrases.find(canonical)]
+        blocked = [(i, i + len(p)) for i, p in self._blockers.find(canonical) if self._as_typed(p, forms)]
+        found = [
+            (i, self._aspect_of[p], p)
+            for i, p in self._phrases.find(canonical)
+            if self._as_typed(p, forms) and not self._cut(i, p, blocked)
+        ]
         found += [(m.start(), a, m.group(0)) for pattern, a in self._patterns for m in pattern.finditer(canonical)]
         return sorted(found)
 
-    def find(self, canonical: str) -> list[str]:
-        return list(dict.fromkeys(a for _, a, _ in self.hits(canonical)))
+    def find(self, canonical: str, forms: dict[str, list[str]] | None = None) -> list[str]:
+        return list(dict.fromkeys(a for _, a, _ in self.hits(canonical, forms)))

@@ -36,7 +36,8 @@ _ATTEMPT = re.compile(
 )
 
 
-# Every separator a space, a dot or a dash (also inside the agency code: "000-00-19-H12-…"); a zero may be typed as the letter O. The agency is
+# Every separator a space, a dot or a dash (inside the agency code too: "000-00-19-H12-…"); a zero
+# may be typed as the letter O. The agency is
 # the national form (3 digits, 2, 2, a letter and 2 digits) or a short local one ("G22.28");
 # the date must be a real month and day, so that numbers typed in groups are not read as codes.
 _O = "[0-9Oo]"

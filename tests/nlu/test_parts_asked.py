@@ -6,7 +6,8 @@ The word-list rules are checked without a model; the rest parse with the real tr
 
 import pytest
 
-from nlu.acts import ActWords, AspectWords, PhraseSet, asking_clauses
+from nlu.acts import ActWords, AspectWords, PhraseSet, asking_clauses, typed_forms
+from nlu.normalize import normalize
 
 
 @pytest.mark.parametrize(
@@ -132,3 +133,39 @@ def test_asking_about_information_is_no_request_to_delete_it(nlu_model, text):
 
 def test_a_typed_request_to_delete_ones_data_is_understood(nlu_model):
     assert nlu_model.parse_sync("làm ơn xóa hết thông tin của tôi trên hệ thống").intent == "delete_my_data"
+
+
+def _anchored(words, text):
+    found = words.matcher().find(normalize(text), typed_forms(text))
+    return found + [a for a in words.weak_matcher().find(normalize(text), typed_forms(text)) if a not in found]
+
+
+@pytest.mark.parametrize(
+    "other, spelled, folded, aspect",
+    [
+        # the same folded words typed with other diacritics are other words; typed with the
+        # anchor's own, or without any, they anchor
+        ("mai tôi đi cũng không kịp", "bố mẹ đi cùng không", "bo me di cung khong", "who"),
+        ("có căn hộ chung cư", "có cần giấy gì không", "co can giay gi khong", "conditions"),
+        ("sáng nay tôi làm hồ rồi", "chị làm hộ em được không", "chi lam ho em duoc khong", "who"),
+    ],
+)
+def test_a_word_typed_with_diacritics_matches_only_an_anchor_spelled_so(aspect_words, other, spelled, folded, aspect):
+    assert aspect not in _anchored(aspect_words, other)
+    assert aspect in _anchored(aspect_words, spelled)
+    assert aspect in _anchored(aspect_words, folded)
+
+
+@pytest.mark.parametrize("text", ["làm hộ chiếu cho bé ở đâu", "lam ho chieu cho be o dau", "lam ho so o dau"])
+def test_an_anchor_does_not_cut_through_a_word_of_its_own(aspect_words, text):
+    assert _anchored(aspect_words, text) == ["where"]
+
+
+@pytest.mark.parametrize("text", ["bà ngoại làm hộ cho cháu được không", "ba ngoai lam ho cho chau duoc khong"])
+def test_doing_it_for_someone_asks_who_in_both_spellings(nlu_model, text):
+    assert nlu_model.parse_sync(text).aspects == ["who"]
+
+
+@pytest.mark.parametrize("text", ["có căn cước rồi thì làm hộ chiếu ở đâu", "co can cuoc roi thi lam ho chieu o dau"])
+def test_an_id_card_and_a_passport_are_no_who_or_conditions(nlu_model, text):
+    assert nlu_model.parse_sync(text).aspects == ["where"]
