@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from knowledge import fold
 from knowledge._text import marked_tokens
 from nlu.normalize import Lexicon, load_lexicon, marked_words, normalize
 
@@ -135,6 +136,9 @@ class ActWords:
     # per act, words one of which it needs besides its own, asking or not (the walk-through
     # submits online: "hướng dẫn các bước đăng ký kết hôn" asks the steps)
     needs: dict[str, list[str]] = field(default_factory=dict)
+    # per act, words that say it outright: a message holding one that asks nothing is that act
+    # however the classifier reads it ("bắt đầu nộp hồ sơ cấp lại khai sinh nhé")
+    outright: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -148,9 +152,12 @@ class ActWords:
         needs = raw.get("needs_one_of") or {}
         if not isinstance(needs, dict) or not all(isinstance(v, list) for v in needs.values()):
             raise ValueError(f"{path}: 'needs_one_of' maps an intent to a list of words")
-        unknown = sorted((set(written) | set(needs)) - set(acts))
+        outright = raw.get("outright") or {}
+        if not isinstance(outright, dict) or not all(isinstance(v, list) for v in outright.values()):
+            raise ValueError(f"{path}: 'outright' maps an intent to a list of words")
+        unknown = sorted((set(written) | set(needs) | set(outright)) - set(acts))
         if unknown:
-            raise ValueError(f"{path}: 'asked_in_writing' or 'needs_one_of' names acts without words: {unknown}")
+            raise ValueError(f"{path}: 'asked_in_writing', 'needs_one_of' or 'outright' names acts without words: {unknown}")
         return cls(
             {str(a): _canonical(ws) for a, ws in acts.items()},
             _canonical(raw.get("question_words") or []),
@@ -158,6 +165,7 @@ class ActWords:
             _canonical(raw.get("greetings") or []),
             _canonical(raw.get("saying_asking") or []),
             {str(a): _canonical(ws) for a, ws in needs.items()},
+            {str(a): _canonical(ws) for a, ws in outright.items()},
         )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
@@ -168,6 +176,9 @@ class ActWords:
 
     def needed_sets(self) -> dict[str, PhraseSet]:
         return {a: PhraseSet(ws) for a, ws in self.needs.items()}
+
+    def outright_sets(self) -> dict[str, PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.outright.items()}
 
 
 @dataclass(frozen=True)
@@ -293,13 +304,32 @@ def typed_forms(text: str) -> dict[str, list[str]]:
     return forms
 
 
+_TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def _spelled_as(typed: str, spelled: str) -> bool:
+    """Whether a word as typed (`typed_forms`) may be the word spelled: every mark typed is the
+    spelling's, a mark left out is no evidence ("luât" may be "luật", "căn" is never "cần",
+    "cũng" never "cùng"); a word typed without any is its folded self and matches any spelling."""
+    if typed.isascii():
+        return fold(spelled) == typed
+    tone = typed[-1] if typed[-1] in _TONES else ""
+    letters = typed[:-1] if tone else typed
+    spelled_tone = spelled[-1] if spelled[-1] in _TONES else ""
+    spelled_letters = spelled[:-1] if spelled_tone else spelled
+    if tone and tone != spelled_tone or len(letters) != len(spelled_letters):
+        return False
+    return all(t == s or t == fold(s) for t, s in zip(letters, spelled_letters))
+
+
 class AnchorMatcher:
     """Finds the aspects a canonical text names by their anchors, in the order they are asked.
 
     Found on the folded text, then checked on the words as typed (`forms`, from `typed_forms`):
     a word typed with diacritics keeps them, so "có căn cước" is no "có cần", while "co can"
-    typed without any matches either. An anchor that cuts through a word of its own
-    (`not_anchors`: "làm hộ" in "làm hộ chiếu", "lam ho" in "lam ho so") is no anchor there.
+    typed without any matches either, and a mark left out is no evidence ("luât" is "luật").
+    An anchor that cuts through a word of its own (`not_anchors`: "làm hộ" in "làm hộ chiếu",
+    "lam ho" in "lam ho so") is no anchor there.
     """
 
     def __init__(
@@ -324,7 +354,7 @@ class AnchorMatcher:
             words = spelled.split()
             if len(words) != len(phrase.split()):
                 return True
-            if all(not forms.get(f) or s in forms[f] or f in forms[f] for f, s in zip(phrase.split(), words)):
+            if all(not forms.get(f) or any(_spelled_as(t, s) for t in forms[f]) for f, s in zip(phrase.split(), words)):
                 return True
         return False
 

@@ -115,6 +115,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._asking = PhraseSet([])
         self._written: Dict[str, PhraseSet] = {}
         self._needed: Dict[str, PhraseSet] = {}
+        self._outright: Dict[str, PhraseSet] = {}
 
     def _read_word_lists(self) -> None:
         if self.config["question_intent"]:
@@ -128,6 +129,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._act_sets, self._asking = words.sets()
         self._written = words.written_sets()
         self._needed = words.needed_sets()
+        self._outright = words.outright_sets()
 
     def act_of(self, intent: Optional[str]) -> Optional[str]:
         """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
@@ -155,8 +157,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         canonical = message.get(TEXT) or ""
         confidence = {r["name"]: r["confidence"] for r in ranking}
         dropped = {name for name, words in self._needed.items() if name in confidence and canonical not in words}
-        written = any(canonical in words for words in self._written.values())
-        asks = "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking or written
+        asks = self._asks(message)
         question = self.config["question_intent"]
         if asks:
             dropped |= {
@@ -175,6 +176,28 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         silenced = [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
         return sorted(rescaled, key=lambda r: -r["confidence"]) + silenced
 
+    def _asks(self, message: Message, canonical: Optional[str] = None) -> bool:
+        """Whether a message asks: a "?", a question word or a formal request for an answer."""
+        canonical = (message.get(TEXT) or "") if canonical is None else canonical
+        written = any(canonical in words for words in self._written.values())
+        return "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking or written
+
+    def _said_outright(self, message: Message) -> Optional[str]:
+        """The act a message that asks nothing says outright (act_words.yml, outright), if any.
+
+        The act's own words are no question words ("bắt đầu nộp" holds "đầu", folded "đâu").
+        """
+        canonical = message.get(TEXT) or ""
+        said = {a: words.find(canonical) for a, words in self._outright.items()}
+        said = {a: hits for a, hits in said.items() if hits and (a not in self._needed or canonical in self._needed[a])}
+        if len(said) != 1:
+            return None
+        act, hits = next(iter(said.items()))
+        rest = canonical
+        for start, phrase in hits:
+            rest = rest[:start] + " " * len(phrase) + rest[start + len(phrase):]
+        return None if self._asks(message, rest) else act
+
     def _decide(self, message: Message, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """The act, with what the linker and the aspect classifier found (see the module docstring)."""
         question, scope = self.config["question_intent"], self.config["out_of_scope_intent"]
@@ -186,7 +209,10 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         asked = confidence.get(question, 0.0)
         unsure = ranking[0]["confidence"] < self.config["unsure"]
         chosen, decided = top, True
-        if top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
+        outright = self._said_outright(message)
+        if outright and outright != top:
+            chosen = outright  # "bắt đầu nộp hồ sơ … nhé" asks nothing: it says what to do
+        elif top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
             chosen = question  # the catalog may answer it
         elif top in self.config["small_talk"] and message.get(PART_NAMED):
             chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks

@@ -169,3 +169,25 @@ def test_doing_it_for_someone_asks_who_in_both_spellings(nlu_model, text):
 @pytest.mark.parametrize("text", ["có căn cước rồi thì làm hộ chiếu ở đâu", "co can cuoc roi thi lam ho chieu o dau"])
 def test_an_id_card_and_a_passport_are_no_who_or_conditions(nlu_model, text):
     assert nlu_model.parse_sync(text).aspects == ["where"]
+
+
+@pytest.mark.parametrize("text, aspect", [("lê phi cấp lại là bao nhiêu", "fee"), ("căn cư luât nào", "legal")])
+def test_a_mark_left_out_is_no_evidence_against_an_anchor(aspect_words, text, aspect):
+    assert aspect in _anchored(aspect_words, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["bắt đầu nộp hồ sơ xin phiếu lý lịch tư pháp nhé", "bat dau nop ho so dang ky thuong tru cho toi"]
+)
+def test_saying_to_start_the_submission_is_the_walk_through_not_a_question(nlu_model, text):
+    # "bắt đầu" folds to "bat dau", which holds "đâu" (where): the act's own words ask nothing
+    assert nlu_model.parse_sync(text).intent == "ask_howto_online"
+
+
+def test_asking_when_submissions_start_is_still_a_question(nlu_model):
+    assert nlu_model.parse_sync("khi nào bắt đầu nộp hồ sơ đăng ký đất đai").intent != "ask_howto_online"
+
+
+@pytest.mark.parametrize("text", ["anh này muốn gặp cán bộ một cửa", "co nay can gap nhan vien ho tro"])
+def test_a_relay_asking_for_a_person_is_a_handover(nlu_model, text):
+    assert nlu_model.parse_sync(text).intent == "request_human"
