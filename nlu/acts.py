@@ -139,6 +139,9 @@ class ActWords:
     # per act, words that say it outright: a message holding one that asks nothing is that act
     # however the classifier reads it ("bắt đầu nộp hồ sơ cấp lại khai sinh nhé")
     outright: dict[str, list[str]] = field(default_factory=dict)
+    # words of a question about a rule no procedure answers (a penalty, a right): out of scope
+    # even where a procedure is named ("không khai tử thì có bị phạt không")
+    rule_words: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -166,6 +169,7 @@ class ActWords:
             _canonical(raw.get("saying_asking") or []),
             {str(a): _canonical(ws) for a, ws in needs.items()},
             {str(a): _canonical(ws) for a, ws in outright.items()},
+            _canonical(raw.get("rule_words") or []),
         )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:

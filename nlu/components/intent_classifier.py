@@ -20,8 +20,10 @@ question; where the question is a close second to such an act, the question wins
 
 It decides the act in one place, after the linker and the aspect classifier (config.yml), with
 what they found: a message naming a procedure that it is unsure is a question or out of scope is
-a question; a "question" that asks only what a rule says is out of scope; a message naming a
-part of a procedure is no small talk; a procedure's name alone is a question about it.
+a question; a "question" that asks only what a rule says, or asks about a penalty or a right
+(act_words.yml, rule_words), is out of scope; a message that asks nothing and says an act outright
+(act_words.yml, outright) is that act; a message naming a part of a procedure is no small talk;
+a procedure's name alone is a question about it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from sklearn.preprocessing import normalize as unit_rows
 from knowledge import link_decision
 from nlu.acts import ACT_WORDS_FILE, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
 from nlu.components.aspect_classifier import BARE_NAME, FOLLOW_UP, PART_NAMED, PROCEDURES, RULE_QUESTION, sentence_features
-from nlu.components.normalizer import ORIGINAL_TEXT
+from nlu.components.normalizer import ASKING_CLAUSES, ORIGINAL_TEXT
 
 _SCALINGS = ("none", "log_l2")
 
@@ -116,6 +118,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._written: Dict[str, PhraseSet] = {}
         self._needed: Dict[str, PhraseSet] = {}
         self._outright: Dict[str, PhraseSet] = {}
+        self._rule_words = PhraseSet([])
 
     def _read_word_lists(self) -> None:
         if self.config["question_intent"]:
@@ -130,6 +133,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._written = words.written_sets()
         self._needed = words.needed_sets()
         self._outright = words.outright_sets()
+        self._rule_words = PhraseSet(words.rule_words)
 
     def act_of(self, intent: Optional[str]) -> Optional[str]:
         """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
@@ -206,6 +210,9 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         confidence = {r["name"]: r["confidence"] for r in ranking}
         top = ranking[0]["name"]
         named = link_decision([float(p["score"]) for p in message.get(PROCEDURES) or []]) != "weak"
+        # a penalty or a right asked (in the sentences that ask: a story may tell of a fine)
+        asking = message.get(ASKING_CLAUSES) or [message.get(TEXT) or ""]
+        rule = bool(message.get(RULE_QUESTION)) or any(clause in self._rule_words for clause in asking)
         asked = confidence.get(question, 0.0)
         unsure = ranking[0]["confidence"] < self.config["unsure"]
         chosen, decided = top, True
@@ -228,7 +235,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure
         else:
             decided = False
-        if chosen == question and message.get(RULE_QUESTION):
+        if chosen == question and rule:
             chosen, decided = scope, True  # asks what a rule says, which no procedure answers (honest scope)
         if not decided:
             return ranking

@@ -191,3 +191,10 @@ def test_asking_when_submissions_start_is_still_a_question(nlu_model):
 @pytest.mark.parametrize("text", ["anh này muốn gặp cán bộ một cửa", "co nay can gap nhan vien ho tro"])
 def test_a_relay_asking_for_a_person_is_a_handover(nlu_model, text):
     assert nlu_model.parse_sync(text).intent == "request_human"
+
+
+@pytest.mark.parametrize(
+    "text", ["chậm đăng ký khai sinh cho con có bị xử phạt không", "dang ky tam tru muon thi muc phat la bao nhieu"]
+)
+def test_a_question_about_a_penalty_is_out_of_scope_though_it_names_a_procedure(nlu_model, text):
+    assert nlu_model.parse_sync(text).intent == "out_of_scope"
