@@ -225,11 +225,12 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
             chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks
         elif message.get(PART_NAMED) and (
             (top == question and unsure)
-            or (ranking[0]["confidence"] < self.config["understood"] and named)
+            or (ranking[0]["confidence"] < self.config["understood"] and (named or top == scope))
             or (message.get(FOLLOW_UP) and top not in self._act_sets)
         ):
             # a question naming its part is understood however the classifier spreads its confidence:
-            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one
+            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one,
+            # "bao nhiu tiền vậy" is no sure out of scope (a rule question is, below)
             chosen = question
         elif unsure and message.get(BARE_NAME) and top != "ask_howto_online":
             chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure

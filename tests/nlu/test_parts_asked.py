@@ -198,3 +198,9 @@ def test_a_relay_asking_for_a_person_is_a_handover(nlu_model, text):
 )
 def test_a_question_about_a_penalty_is_out_of_scope_though_it_names_a_procedure(nlu_model, text):
     assert nlu_model.parse_sync(text).intent == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["cấp lại sổ đỏ hết bao nhiu tiền", "het nhiu tien vay a"])
+def test_teencode_for_how_much_money_asks_the_fee(nlu_model, text):
+    parse = nlu_model.parse_sync(text)
+    assert parse.intent == "ask_fee" and parse.aspects == ["fee"]
