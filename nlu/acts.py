@@ -14,7 +14,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from nlu.normalize import Lexicon, load_lexicon, normalize
+from knowledge import fold
+from knowledge._text import marked_tokens
+from nlu.normalize import Lexicon, load_lexicon, marked_words, normalize
 
 NLU_DIR = Path(__file__).resolve().parent
 ACT_WORDS_FILE = NLU_DIR / "act_words.yml"
@@ -134,6 +136,12 @@ class ActWords:
     # per act, words one of which it needs besides its own, asking or not (the walk-through
     # submits online: "hướng dẫn các bước đăng ký kết hôn" asks the steps)
     needs: dict[str, list[str]] = field(default_factory=dict)
+    # per act, words that say it outright: a message holding one that asks nothing is that act
+    # however the classifier reads it ("bắt đầu nộp hồ sơ cấp lại khai sinh nhé")
+    outright: dict[str, list[str]] = field(default_factory=dict)
+    # words of a question about a rule no procedure answers (a penalty, a right): out of scope
+    # even where a procedure is named ("không khai tử thì có bị phạt không")
+    rule_words: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ACT_WORDS_FILE) -> ActWords:
@@ -147,9 +155,12 @@ class ActWords:
         needs = raw.get("needs_one_of") or {}
         if not isinstance(needs, dict) or not all(isinstance(v, list) for v in needs.values()):
             raise ValueError(f"{path}: 'needs_one_of' maps an intent to a list of words")
-        unknown = sorted((set(written) | set(needs)) - set(acts))
+        outright = raw.get("outright") or {}
+        if not isinstance(outright, dict) or not all(isinstance(v, list) for v in outright.values()):
+            raise ValueError(f"{path}: 'outright' maps an intent to a list of words")
+        unknown = sorted((set(written) | set(needs) | set(outright)) - set(acts))
         if unknown:
-            raise ValueError(f"{path}: 'asked_in_writing' or 'needs_one_of' names acts without words: {unknown}")
+            raise ValueError(f"{path}: 'asked_in_writing', 'needs_one_of' or 'outright' names acts without words: {unknown}")
         return cls(
             {str(a): _canonical(ws) for a, ws in acts.items()},
             _canonical(raw.get("question_words") or []),
@@ -157,6 +168,8 @@ class ActWords:
             _canonical(raw.get("greetings") or []),
             _canonical(raw.get("saying_asking") or []),
             {str(a): _canonical(ws) for a, ws in needs.items()},
+            {str(a): _canonical(ws) for a, ws in outright.items()},
+            _canonical(raw.get("rule_words") or []),
         )
 
     def sets(self) -> tuple[dict[str, PhraseSet], PhraseSet]:
@@ -167,6 +180,9 @@ class ActWords:
 
     def needed_sets(self) -> dict[str, PhraseSet]:
         return {a: PhraseSet(ws) for a, ws in self.needs.items()}
+
+    def outright_sets(self) -> dict[str, PhraseSet]:
+        return {a: PhraseSet(ws) for a, ws in self.outright.items()}
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,11 @@ class AspectWords:
     fallback: dict[str, list[str]] = field(default_factory=dict)
     # openings that look like a follow-up's opener but are not ("con tôi" is my child)
     not_openers: list[str] = field(default_factory=list)
+    # per canonical anchor (strong or weak), its spellings with diacritics ("có cần"), matched
+    # against the words as typed: a word typed with marks must be spelled so
+    spelled: dict[str, list[str]] = field(default_factory=dict)
+    # words of their own that anchors must not cut through ("làm hộ" in "làm hộ chiếu")
+    not_anchors: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: Path = ASPECTS_FILE) -> AspectWords:
@@ -210,6 +231,12 @@ class AspectWords:
                     re.compile(str(pattern))
                 except re.error as e:
                     raise ValueError(f"{path}: anchor_patterns of {aspect}: bad expression {pattern!r}: {e}") from e
+        spelled: dict[str, list[str]] = {}
+        blockers = raw.get("not_anchors") or []
+        if not isinstance(blockers, list):
+            raise ValueError(f"{path}: 'not_anchors' is a list of phrases")
+        for phrase in [p for section in (anchors, sections["weak_anchors"]) for ps in section.values() for p in ps] + blockers:
+            spelled.setdefault(_canonical([phrase])[0], []).append(spelling(str(phrase)))
         only = [str(a) for a in raw.get("anchored_only") or []]
         unknown = sorted(set(only) - set(anchors))
         if unknown:
@@ -225,6 +252,8 @@ class AspectWords:
             {str(a): _canonical(ps) for a, ps in sections["absorbs"].items()},
             {str(a): _canonical(ps) for a, ps in sections["fallback_anchors"].items()},
             _canonical(follow_up.get("not_openers") or []),
+            {p: sorted(set(ss)) for p, ss in spelled.items()},
+            _canonical(blockers),
         )
 
     def is_follow_up(self, canonical: str) -> bool:
@@ -245,28 +274,109 @@ class AspectWords:
         return list(dict.fromkeys(self.intents[p] for p in parts))
 
     def matcher(self) -> AnchorMatcher:
-        return AnchorMatcher(self.anchors, self.patterns)
+        return AnchorMatcher(self.anchors, self.patterns, self.spelled, self.not_anchors)
 
     def weak_matcher(self) -> AnchorMatcher:
-        return AnchorMatcher(self.weak)
+        return AnchorMatcher(self.weak, None, self.spelled, self.not_anchors)
 
     def fallback_matcher(self) -> AnchorMatcher:
         return AnchorMatcher(self.fallback)
 
 
-class AnchorMatcher:
-    """Finds the aspects a canonical text names by their anchors, in the order they are asked."""
+def spelling(text: str) -> str:
+    """A text's canonical words with the diacritics typed, each in one spelling ("hoá" is "hóa")."""
+    return " ".join(form for _, form in typed_forms_of(text))
 
-    def __init__(self, anchors: dict[str, list[str]], patterns: dict[str, list[str]] | None = None) -> None:
+
+def typed_forms_of(text: str) -> list[tuple[str, str]]:
+    """(canonical word, its spelling as typed) of each word: short forms expanded as the lexicon
+    spells them; a word typed without diacritics is its folded self."""
+    out = []
+    for folded, typed in marked_words(text):
+        form = marked_tokens(typed)
+        out.append((folded, form[0][1] if len(form) == 1 and form[0][0] == folded else typed))
+    return out
+
+
+def typed_forms(text: str) -> dict[str, list[str]]:
+    """Each canonical word of a message and the spellings it was typed in (the evidence anchors
+    are matched on; a word met several times may have several)."""
+    forms: dict[str, list[str]] = {}
+    for folded, form in typed_forms_of(text):
+        if form not in forms.setdefault(folded, []):
+            forms[folded].append(form)
+    return forms
+
+
+_TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def _spelled_as(typed: str, spelled: str) -> bool:
+    """Whether a word as typed (`typed_forms`) may be the word spelled: every mark typed is the
+    spelling's, a mark left out is no evidence ("luât" may be "luật", "căn" is never "cần",
+    "cũng" never "cùng"); a word typed without any is its folded self and matches any spelling."""
+    if typed.isascii():
+        return fold(spelled) == typed
+    tone = typed[-1] if typed[-1] in _TONES else ""
+    letters = typed[:-1] if tone else typed
+    spelled_tone = spelled[-1] if spelled[-1] in _TONES else ""
+    spelled_letters = spelled[:-1] if spelled_tone else spelled
+    if tone and tone != spelled_tone or len(letters) != len(spelled_letters):
+        return False
+    return all(t == s or t == fold(s) for t, s in zip(letters, spelled_letters))
+
+
+class AnchorMatcher:
+    """Finds the aspects a canonical text names by their anchors, in the order they are asked.
+
+    Found on the folded text, then checked on the words as typed (`forms`, from `typed_forms`):
+    a word typed with diacritics keeps them, so "có căn cước" is no "có cần", while "co can"
+    typed without any matches either, and a mark left out is no evidence ("luât" is "luật").
+    An anchor that cuts through a word of its own (`not_anchors`: "làm hộ" in "làm hộ chiếu",
+    "lam ho" in "lam ho so") is no anchor there.
+    """
+
+    def __init__(
+        self,
+        anchors: dict[str, list[str]],
+        patterns: dict[str, list[str]] | None = None,
+        spelled: dict[str, list[str]] | None = None,
+        not_anchors: Iterable[str] = (),
+    ) -> None:
         self._aspect_of = {p: a for a, ps in anchors.items() for p in ps}
         self._phrases = PhraseSet(self._aspect_of)
         self._patterns = [(re.compile(p), a) for a, ps in (patterns or {}).items() for p in ps]
+        self._spelled = spelled or {}
+        self._blockers = PhraseSet(not_anchors)
 
-    def hits(self, canonical: str) -> list[tuple[int, str, str]]:
+    def _as_typed(self, phrase: str, forms: dict[str, list[str]] | None) -> bool:
+        """Whether the words of an anchor were typed as it is spelled (or without diacritics)."""
+        spellings = self._spelled.get(phrase)
+        if forms is None or not spellings:
+            return True
+        for spelled in spellings:
+            words = spelled.split()
+            if len(words) != len(phrase.split()):
+                return True
+            if all(not forms.get(f) or any(_spelled_as(t, s) for t in forms[f]) for f, s in zip(phrase.split(), words)):
+                return True
+        return False
+
+    def _cut(self, start: int, phrase: str, blocked: list[tuple[int, int]]) -> bool:
+        """Whether an anchor at `start` cuts through a word of its own (overlaps it, not holding it)."""
+        end = start + len(phrase)
+        return any(a < end and start < b and not (start <= a and b <= end) for a, b in blocked)
+
+    def hits(self, canonical: str, forms: dict[str, list[str]] | None = None) -> list[tuple[int, str, str]]:
         """(position, aspect, phrase) of each anchor in the text, in the order they appear."""
-        found = [(i, self._aspect_of[p], p) for i, p in self._phrases.find(canonical)]
+        blocked = [(i, i + len(p)) for i, p in self._blockers.find(canonical) if self._as_typed(p, forms)]
+        found = [
+            (i, self._aspect_of[p], p)
+            for i, p in self._phrases.find(canonical)
+            if self._as_typed(p, forms) and not self._cut(i, p, blocked)
+        ]
         found += [(m.start(), a, m.group(0)) for pattern, a in self._patterns for m in pattern.finditer(canonical)]
         return sorted(found)
 
-    def find(self, canonical: str) -> list[str]:
-        return list(dict.fromkeys(a for _, a, _ in self.hits(canonical)))
+    def find(self, canonical: str, forms: dict[str, list[str]] | None = None) -> list[str]:
+        return list(dict.fromkeys(a for _, a, _ in self.hits(canonical, forms)))

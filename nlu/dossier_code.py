@@ -15,7 +15,7 @@ from datetime import date
 
 # agency code: 1-5 dot-separated parts of letters/digits; date yymmdd; sequence 3-6 digits.
 _CODE = re.compile(
-    r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,5}(?:\s*\.\s*[A-Za-z0-9]{1,5}){0,4})"
+    r"(?<![\w.-])(?P<agency>[A-Za-z0-9]{1,5}(?:\s*\.\s*[A-Za-z0-9]{1,5}){0,4})"
     r"\s*-\s*(?P<date>\d{6})\s*-\s*(?P<seq>\d{3,6})(?!\w)"
 )
 # Spaces instead of dashes: only with a dotted agency code and a plausible date, so
@@ -36,13 +36,14 @@ _ATTEMPT = re.compile(
 )
 
 
-# Every separator a space, a dot or a dash; a zero may be typed as the letter O. The agency is
+# Every separator a space, a dot or a dash (inside the agency code too: "000-00-19-H12-…"); a zero
+# may be typed as the letter O. The agency is
 # the national form (3 digits, 2, 2, a letter and 2 digits) or a short local one ("G22.28");
 # the date must be a real month and day, so that numbers typed in groups are not read as codes.
 _O = "[0-9Oo]"
 _LOOSE = re.compile(
-    rf"(?<![\w.])(?P<agency>{_O}{{3}}[\s.]+{_O}{{2}}[\s.]+{_O}{{2}}[\s.]+[A-Za-z]{_O}{{2}}"
-    rf"|[A-Za-z]{_O}{{2}}(?:[\s.]+{_O}{{2}})?)"
+    rf"(?<![\w.-])(?P<agency>{_O}{{3}}[\s.-]+{_O}{{2}}[\s.-]+{_O}{{2}}[\s.-]+[A-Za-z]{_O}{{2}}"
+    rf"|[A-Za-z]{_O}{{2}}(?:[\s.-]+{_O}{{2}})?)"
     rf"(?:\s*[-.]\s*|\s+)(?P<date>{_O}{{2}}(?:[0Oo][1-9]|1[0-2Oo])(?:[0Oo][1-9]|[12][0-9Oo]|3[01Oo]))"
     rf"(?:\s*[-.]\s*|\s+)(?P<seq>{_O}{{3,6}})(?![\w.-])"
 )
@@ -69,7 +70,7 @@ def _loose(text: str) -> list[tuple[int, int, str]]:
     """Codes with any separators, upper case, letters as typed."""
     out = []
     for m in _LOOSE.finditer(text):
-        agency = ".".join(re.split(r"[\s.]+", m.group("agency")))
+        agency = ".".join(re.split(r"[\s.-]+", m.group("agency")))
         out.append((m.start(), m.end(), f"{agency}-{m.group('date')}-{m.group('seq')}".upper()))
     return out
 

@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.special import expit
 
-from nlu.acts import ASPECTS, ASPECTS_FILE, AspectWords
+from nlu.acts import ASPECTS, ASPECTS_FILE, AspectWords, typed_forms
 from nlu.components.normalizer import ASKING_CLAUSES, ORIGINAL_TEXT
 
 ASPECTS_KEY = "aspects"
@@ -179,7 +179,7 @@ class AspectClassifier(GraphComponent):
         scores = sentence_features(messages, dense=False) @ self._coef.T + self._intercept
         return expit(np.asarray(scores))  # the logistic function, without overflow on long repeated text
 
-    def anchored(self, clauses: List[str], p: Dict[str, float]) -> List[str]:
+    def anchored(self, clauses: List[str], p: Dict[str, float], forms: Optional[Dict[str, List[str]]] = None) -> List[str]:
         """The aspects the asking clauses name, in the order asked.
 
         Strong anchors count; a weak one counts when the classifier gives its aspect at least
@@ -187,14 +187,15 @@ class AspectClassifier(GraphComponent):
         khai báo không, khai ở đâu"). Where an aspect is named, the phrases it absorbs belong to
         its answer ("mẫu tờ khai lấy ở đâu" asks for the form). Fallback anchors count when nothing
         else does ("cho hỏi thủ tục cấp lại bằng lái" asks the steps). Absorbing is within a clause.
+        Anchors are checked on the words as typed (`forms`): "có căn cước" is no "có cần".
         """
-        strong = [self._matcher.hits(clause) for clause in clauses]
+        strong = [self._matcher.hits(clause, forms) for clause in clauses]
         hits: List[tuple] = []
         offset = 0
         absorbs = self._words.absorbs
         for clause, named_here in zip(clauses, strong):
             alone = not named_here and any(strong)  # its own question beside one that names a part
-            weak = [(h, alone or p.get(h[1], 0.0) >= self.config["weak_floor"]) for h in self._weak.hits(clause)]
+            weak = [(h, alone or p.get(h[1], 0.0) >= self.config["weak_floor"]) for h in self._weak.hits(clause, forms)]
             found = [(h, True) for h in named_here] + weak
             # every aspect the clause points at absorbs there, even one too weak to be asked itself
             named = {a for (_, a, _), _ in found}
@@ -206,7 +207,13 @@ class AspectClassifier(GraphComponent):
             hits = self._fallback.hits(" ".join(clauses))
         return list(dict.fromkeys(a for _, a, _ in hits))
 
-    def aspects(self, clauses: List[str], probabilities: np.ndarray, bare_name: bool = False) -> List[str]:
+    def aspects(
+        self,
+        clauses: List[str],
+        probabilities: np.ndarray,
+        bare_name: bool = False,
+        forms: Optional[Dict[str, List[str]]] = None,
+    ) -> List[str]:
         """The anchors' aspects when there are any, most probable first, else the classifier's.
 
         Where several are anchored, the classifier says which is asked: in "nộp online thì phí
@@ -214,7 +221,7 @@ class AspectClassifier(GraphComponent):
         names no part: it asks the common case, the documents.
         """
         p = {a: float(probabilities[i]) for i, a in enumerate(self._classes)}
-        anchored = self.anchored(clauses, p)
+        anchored = self.anchored(clauses, p, forms)
         if not anchored and bare_name:
             return ["documents"]
         if not self._classes:
@@ -248,11 +255,13 @@ class AspectClassifier(GraphComponent):
             canonical = message.get(TEXT) or ""
             clauses = message.get(ASKING_CLAUSES) or [canonical]
             bare_name = self.is_bare_name(message)
-            aspects = self.aspects(clauses, row, bare_name)
+            # the spellings typed: a word typed with diacritics matches an anchor spelled so
+            forms = typed_forms(message.get(ORIGINAL_TEXT) or canonical)
+            aspects = self.aspects(clauses, row, bare_name, forms)
             # asks what a rule says, not which text says it (aspects.yml, anchored_only)
             rule = not aspects
             follow_up = self._words.is_follow_up(canonical)
-            named = any(self._matcher.hits(clause) for clause in clauses)
+            named = any(self._matcher.hits(clause, forms) for clause in clauses)
             if follow_up and len(canonical.split()) <= self.config["follow_up_words"] and not named:
                 # "còn trên 14 tuổi thì sao" names no part: it asks the part asked before, which
                 # the conversation knows (the flows keep it when the intent implies none)

@@ -20,8 +20,10 @@ question; where the question is a close second to such an act, the question wins
 
 It decides the act in one place, after the linker and the aspect classifier (config.yml), with
 what they found: a message naming a procedure that it is unsure is a question or out of scope is
-a question; a "question" that asks only what a rule says is out of scope; a message naming a
-part of a procedure is no small talk; a procedure's name alone is a question about it.
+a question; a "question" that asks only what a rule says, or asks about a penalty or a right
+(act_words.yml, rule_words), is out of scope; a message that asks nothing and says an act outright
+(act_words.yml, outright) is that act; a message naming a part of a procedure is no small talk;
+a procedure's name alone is a question about it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from sklearn.preprocessing import normalize as unit_rows
 from knowledge import link_decision
 from nlu.acts import ACT_WORDS_FILE, ASPECTS_FILE, QUESTION_INTENT, ActWords, AspectWords, PhraseSet
 from nlu.components.aspect_classifier import BARE_NAME, FOLLOW_UP, PART_NAMED, PROCEDURES, RULE_QUESTION, sentence_features
-from nlu.components.normalizer import ORIGINAL_TEXT
+from nlu.components.normalizer import ASKING_CLAUSES, ORIGINAL_TEXT
 
 _SCALINGS = ("none", "log_l2")
 
@@ -115,6 +117,8 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._asking = PhraseSet([])
         self._written: Dict[str, PhraseSet] = {}
         self._needed: Dict[str, PhraseSet] = {}
+        self._outright: Dict[str, PhraseSet] = {}
+        self._rule_words = PhraseSet([])
 
     def _read_word_lists(self) -> None:
         if self.config["question_intent"]:
@@ -128,6 +132,8 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         self._act_sets, self._asking = words.sets()
         self._written = words.written_sets()
         self._needed = words.needed_sets()
+        self._outright = words.outright_sets()
+        self._rule_words = PhraseSet(words.rule_words)
 
     def act_of(self, intent: Optional[str]) -> Optional[str]:
         """The act a training intent teaches: a question intent (or a "+" combination of them) is the question."""
@@ -155,8 +161,7 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         canonical = message.get(TEXT) or ""
         confidence = {r["name"]: r["confidence"] for r in ranking}
         dropped = {name for name, words in self._needed.items() if name in confidence and canonical not in words}
-        written = any(canonical in words for words in self._written.values())
-        asks = "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking or written
+        asks = self._asks(message)
         question = self.config["question_intent"]
         if asks:
             dropped |= {
@@ -175,6 +180,28 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         silenced = [{**r, "confidence": 0.0} for r in ranking if r["name"] in dropped]
         return sorted(rescaled, key=lambda r: -r["confidence"]) + silenced
 
+    def _asks(self, message: Message, canonical: Optional[str] = None) -> bool:
+        """Whether a message asks: a "?", a question word or a formal request for an answer."""
+        canonical = (message.get(TEXT) or "") if canonical is None else canonical
+        written = any(canonical in words for words in self._written.values())
+        return "?" in (message.get(ORIGINAL_TEXT) or "") or canonical in self._asking or written
+
+    def _said_outright(self, message: Message) -> Optional[str]:
+        """The act a message that asks nothing says outright (act_words.yml, outright), if any.
+
+        The act's own words are no question words ("bắt đầu nộp" holds "đầu", folded "đâu").
+        """
+        canonical = message.get(TEXT) or ""
+        said = {a: words.find(canonical) for a, words in self._outright.items()}
+        said = {a: hits for a, hits in said.items() if hits and (a not in self._needed or canonical in self._needed[a])}
+        if len(said) != 1:
+            return None
+        act, hits = next(iter(said.items()))
+        rest = canonical
+        for start, phrase in hits:
+            rest = rest[:start] + " " * len(phrase) + rest[start + len(phrase):]
+        return None if self._asks(message, rest) else act
+
     def _decide(self, message: Message, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """The act, with what the linker and the aspect classifier found (see the module docstring)."""
         question, scope = self.config["question_intent"], self.config["out_of_scope_intent"]
@@ -183,26 +210,33 @@ class ArrayLogisticRegressionClassifier(LogisticRegressionClassifier):
         confidence = {r["name"]: r["confidence"] for r in ranking}
         top = ranking[0]["name"]
         named = link_decision([float(p["score"]) for p in message.get(PROCEDURES) or []]) != "weak"
+        # a penalty or a right asked (in the sentences that ask: a story may tell of a fine)
+        asking = message.get(ASKING_CLAUSES) or [message.get(TEXT) or ""]
+        rule = bool(message.get(RULE_QUESTION)) or any(clause in self._rule_words for clause in asking)
         asked = confidence.get(question, 0.0)
         unsure = ranking[0]["confidence"] < self.config["unsure"]
         chosen, decided = top, True
-        if top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
+        outright = self._said_outright(message)
+        if outright and outright != top:
+            chosen = outright  # "bắt đầu nộp hồ sơ … nhé" asks nothing: it says what to do
+        elif top == scope and named and asked >= self.config["question_over_scope"] * ranking[0]["confidence"]:
             chosen = question  # the catalog may answer it
         elif top in self.config["small_talk"] and message.get(PART_NAMED):
             chosen = question  # "cho mình hỏi các bước đăng ký hộ kinh doanh" names the part it asks
         elif message.get(PART_NAMED) and (
             (top == question and unsure)
-            or (ranking[0]["confidence"] < self.config["understood"] and named)
+            or (ranking[0]["confidence"] < self.config["understood"] and (named or top == scope))
             or (message.get(FOLLOW_UP) and top not in self._act_sets)
         ):
             # a question naming its part is understood however the classifier spreads its confidence:
-            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one
+            # "khai báo tạm vắng có bắt buộc không" names a procedure, "còn thời gian" continues one,
+            # "bao nhiu tiền vậy" is no sure out of scope (a rule question is, below)
             chosen = question
         elif unsure and message.get(BARE_NAME) and top != "ask_howto_online":
             chosen = question  # "khai sinh": nothing but a procedure's name, a question however unsure
         else:
             decided = False
-        if chosen == question and message.get(RULE_QUESTION):
+        if chosen == question and rule:
             chosen, decided = scope, True  # asks what a rule says, which no procedure answers (honest scope)
         if not decided:
             return ranking

@@ -6,7 +6,8 @@ The word-list rules are checked without a model; the rest parse with the real tr
 
 import pytest
 
-from nlu.acts import ActWords, AspectWords, PhraseSet, asking_clauses
+from nlu.acts import ActWords, AspectWords, PhraseSet, asking_clauses, typed_forms
+from nlu.normalize import normalize
 
 
 @pytest.mark.parametrize(
@@ -132,3 +133,74 @@ def test_asking_about_information_is_no_request_to_delete_it(nlu_model, text):
 
 def test_a_typed_request_to_delete_ones_data_is_understood(nlu_model):
     assert nlu_model.parse_sync("làm ơn xóa hết thông tin của tôi trên hệ thống").intent == "delete_my_data"
+
+
+def _anchored(words, text):
+    found = words.matcher().find(normalize(text), typed_forms(text))
+    return found + [a for a in words.weak_matcher().find(normalize(text), typed_forms(text)) if a not in found]
+
+
+@pytest.mark.parametrize(
+    "other, spelled, folded, aspect",
+    [
+        # the same folded words typed with other diacritics are other words; typed with the
+        # anchor's own, or without any, they anchor
+        ("mai tôi đi cũng không kịp", "bố mẹ đi cùng không", "bo me di cung khong", "who"),
+        ("có căn hộ chung cư", "có cần giấy gì không", "co can giay gi khong", "conditions"),
+        ("sáng nay tôi làm hồ rồi", "chị làm hộ em được không", "chi lam ho em duoc khong", "who"),
+    ],
+)
+def test_a_word_typed_with_diacritics_matches_only_an_anchor_spelled_so(aspect_words, other, spelled, folded, aspect):
+    assert aspect not in _anchored(aspect_words, other)
+    assert aspect in _anchored(aspect_words, spelled)
+    assert aspect in _anchored(aspect_words, folded)
+
+
+@pytest.mark.parametrize("text", ["làm hộ chiếu cho bé ở đâu", "lam ho chieu cho be o dau", "lam ho so o dau"])
+def test_an_anchor_does_not_cut_through_a_word_of_its_own(aspect_words, text):
+    assert _anchored(aspect_words, text) == ["where"]
+
+
+@pytest.mark.parametrize("text", ["bà ngoại làm hộ cho cháu được không", "ba ngoai lam ho cho chau duoc khong"])
+def test_doing_it_for_someone_asks_who_in_both_spellings(nlu_model, text):
+    assert nlu_model.parse_sync(text).aspects == ["who"]
+
+
+@pytest.mark.parametrize("text", ["có căn cước rồi thì làm hộ chiếu ở đâu", "co can cuoc roi thi lam ho chieu o dau"])
+def test_an_id_card_and_a_passport_are_no_who_or_conditions(nlu_model, text):
+    assert nlu_model.parse_sync(text).aspects == ["where"]
+
+
+@pytest.mark.parametrize("text, aspect", [("lê phi cấp lại là bao nhiêu", "fee"), ("căn cư luât nào", "legal")])
+def test_a_mark_left_out_is_no_evidence_against_an_anchor(aspect_words, text, aspect):
+    assert aspect in _anchored(aspect_words, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["bắt đầu nộp hồ sơ xin phiếu lý lịch tư pháp nhé", "bat dau nop ho so dang ky thuong tru cho toi"]
+)
+def test_saying_to_start_the_submission_is_the_walk_through_not_a_question(nlu_model, text):
+    # "bắt đầu" folds to "bat dau", which holds "đâu" (where): the act's own words ask nothing
+    assert nlu_model.parse_sync(text).intent == "ask_howto_online"
+
+
+def test_asking_when_submissions_start_is_still_a_question(nlu_model):
+    assert nlu_model.parse_sync("khi nào bắt đầu nộp hồ sơ đăng ký đất đai").intent != "ask_howto_online"
+
+
+@pytest.mark.parametrize("text", ["anh này muốn gặp cán bộ một cửa", "co nay can gap nhan vien ho tro"])
+def test_a_relay_asking_for_a_person_is_a_handover(nlu_model, text):
+    assert nlu_model.parse_sync(text).intent == "request_human"
+
+
+@pytest.mark.parametrize(
+    "text", ["chậm đăng ký khai sinh cho con có bị xử phạt không", "dang ky tam tru muon thi muc phat la bao nhieu"]
+)
+def test_a_question_about_a_penalty_is_out_of_scope_though_it_names_a_procedure(nlu_model, text):
+    assert nlu_model.parse_sync(text).intent == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["cấp lại sổ đỏ hết bao nhiu tiền", "het nhiu tien vay a"])
+def test_teencode_for_how_much_money_asks_the_fee(nlu_model, text):
+    parse = nlu_model.parse_sync(text)
+    assert parse.intent == "ask_fee" and parse.aspects == ["fee"]

@@ -138,6 +138,9 @@ def test_words_typed_with_diacritics_keep_them_in_the_marked_form(text, marked):
         ("000.00.24.h30.261105.0031", "000.00.24.H30-261105-0031"),
         ("mã g22.28.250101.0012 nhé", "G22.28-250101-0012"),
         ("000.00.19.H12-230815-0001", "000.00.19.H12-230815-0001"),
+        # dashes for every separator, the agency's dots too
+        ("tra giúp 000-00-31-H07-250630-0102 với", "000.00.31.H07-250630-0102"),
+        ("g22-28-250101-0012", "G22.28-250101-0012"),
     ],
 )
 def test_codes_typed_with_spaces_or_dots_are_read_as_codes(text, code):
@@ -219,6 +222,12 @@ def test_a_code_typed_with_spaces_is_a_status_check_with_the_code(nlu_model):
     parse = nlu_model.parse_sync("000 00 24 H30 261105 0031 xem giup")
     assert parse.intent == "check_status"
     assert parse.entities["dossier_code"] == "000.00.24.H30-261105-0031"
+
+
+def test_a_code_typed_with_dashes_is_a_status_check_not_a_rating(nlu_model):
+    parse = nlu_model.parse_sync("000-00-31-H07-250630-0102")
+    assert parse.intent == "check_status"
+    assert parse.entities["dossier_code"] == "000.00.31.H07-250630-0102"
 
 
 @pytest.mark.parametrize("text", ["còn lệ phí thì sao", "thế lệ phí bao nhiêu", "vậy mất bao lâu"])
