@@ -103,7 +103,7 @@ def read_catalog_lines(root: Path) -> Iterator[tuple[Path, int, str]]:
 
 
 def read_vocabulary(root: Path) -> Vocabulary:
-    """Abbreviations, synonyms, fillers and question words from abbreviations.yml / fillers.yml."""
+    """Abbreviations, synonyms, fillers, question words and acts from abbreviations.yml / fillers.yml / acts.yml."""
 
     def phrase(text: Any) -> tuple[str, ...]:
         return tuple(tokens(str(text)))
@@ -120,7 +120,10 @@ def read_vocabulary(root: Path) -> Vocabulary:
         synonyms[phrase(key)] = tuple(spelled(v) for v in values)
     fillers = frozenset(spelled(f) for f in fillers_data.get("fillers") or [])
     generic = frozenset(spelled(g) for g in fillers_data.get("generic") or [])
-    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic)
+    acts_path = root / "acts.yml"
+    acts_data = (yaml.load(acts_path.read_text(encoding="utf-8"), Loader=_Loader) or {}) if acts_path.exists() else {}
+    acts = frozenset(spelled(a) for a in acts_data.get("acts") or [])
+    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic, acts=acts)
 
 
 def read_guides(root: Path) -> list[Guide]:
@@ -317,7 +320,7 @@ def index_key(root: Path = KNOWLEDGE_ROOT) -> str:
     """Names the search index built from these knowledge files: the index's version and the files' digest."""
     digest = hashlib.sha256()
     files = [*sorted((root / "catalog").glob("*.jsonl")), *sorted((root / "guides").glob("*.yml")),
-             root / "abbreviations.yml", root / "fillers.yml"]
+             root / "abbreviations.yml", root / "fillers.yml", root / "acts.yml"]
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"-")

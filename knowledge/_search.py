@@ -111,6 +111,8 @@ _TOGETHER = 0.05
 # Entries scoring at least this share of the best one are the candidates that
 # decide which query words tell procedures apart.
 _CANDIDATE_SHARE = 0.5
+# An act's words weigh at most this many times their IDF to match the document they are done to.
+_ACT_RISE = 2.0
 # How much a word typed with diacritics counts where the name spells it differently.
 _FOLDED_ONLY = 0.35
 # How many of the best hits the common-case rule looks at (whatever k the caller asks).
@@ -141,6 +143,7 @@ class Vocabulary:
     synonyms: dict[Phrase, tuple[Spelled, ...]]
     fillers: frozenset[Spelled]
     generic: frozenset[Spelled] = frozenset()
+    acts: frozenset[Spelled] = frozenset()
 
 
 def link_decision(scores: Sequence[float]) -> str:
@@ -240,6 +243,18 @@ class _SpelledPhrases:
                 return n, key not in self._ambiguous or all(t is not None for t in typed)
         return None
 
+    def positions(self, words: Sequence[Word]) -> set[int]:
+        """Indices of the words that are part of one of the phrases (longest match first)."""
+        found: set[int] = set()
+        i = 0
+        while i < len(words):
+            match = self.find(words, i)
+            length = match[0] if match else 1
+            if match:
+                found.update(range(i, i + length))
+            i += length
+        return found
+
 
 class LightWords(_SpelledPhrases):
     """Phrases a caller makes light for its searches: the words that ask about a part of a
@@ -252,17 +267,6 @@ class LightWords(_SpelledPhrases):
     def __init__(self, phrases: Iterable[str]) -> None:
         super().__init__(tuple(marked_tokens(p)) for p in phrases)
 
-    def positions(self, words: Sequence[Word]) -> set[int]:
-        """Indices of the words that are part of a light phrase (longest match first)."""
-        found: set[int] = set()
-        i = 0
-        while i < len(words):
-            match = self.find(words, i)
-            length = match[0] if match else 1
-            if match:
-                found.update(range(i, i + length))
-            i += length
-        return found
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,7 @@ class _Reading:
 
     naming_words: list[tuple[float, np.ndarray]]  # (IDF, match strength per entry)
     tokens: list[str]  # the naming words, in the order of naming_words
+    acts: list[bool]  # per naming word: part of an act ("chứng thực", "cấp lại")
     name_coverage: np.ndarray  # share of each entry's words the query has
     query_weight: float  # IDF of all naming words
     query_matched: np.ndarray  # IDF of the naming words each entry has
@@ -321,7 +326,7 @@ class SearchIndex:
 
     # Raise when the index's structure or scoring changes: a model's stored index of another
     # version is then not shared (and `make` retrains the model anyway).
-    VERSION = 2
+    VERSION = 3
 
     def __init__(
         self,
@@ -336,6 +341,7 @@ class SearchIndex:
         self._abbreviations = _Replacements(vocabulary.abbreviations)
         self._fillers = _SpelledPhrases(vocabulary.fillers)
         self._generic = _SpelledPhrases(vocabulary.generic)
+        self._acts = _SpelledPhrases(vocabulary.acts)
         curated = frozenset(curated)
 
         typed: list[tuple[str, str, str, list[Word], bool]] = []
@@ -511,8 +517,8 @@ class SearchIndex:
 
     def _variants(
         self, query: str, tally: Optional[dict[str, int]] = None, light: Optional[LightWords] = None
-    ) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
-        """Readings of the query: as typed and with colloquial synonyms; (words, typos).
+    ) -> list[tuple[list[tuple[str, Optional[str], bool]], int, frozenset[str]]]:
+        """Readings of the query: as typed and with colloquial synonyms; (words, typos, act words).
 
         Every distinct synonym phrase is one choice (as typed, or one of its
         readings) made for all its occurrences at once: "cưới cưới cưới" reads
@@ -541,7 +547,7 @@ class SearchIndex:
                 i += 1
         slot = {key: n for n, key in enumerate(choices)}
         corrections: dict[str, Optional[str]] = {}
-        variants: list[tuple[list[tuple[str, Optional[str], bool]], int]] = []
+        variants: list[tuple[list[tuple[str, Optional[str], bool]], int, frozenset[str]]] = []
         options = [range(1 + len(readings)) for readings in choices.values()]
         tried = 0
         for choice in islice(product(*options), _MAX_COMBINATIONS):
@@ -553,10 +559,11 @@ class SearchIndex:
             kept = self._kept(chosen)
             reading = [chosen[i] for i in kept]
             lit = light.positions(chosen) if light is not None else set()
+            acting = self._acts.positions(chosen)
             typos = 0
             corrected: dict[str, tuple[Optional[str], bool]] = {}
             for i, (token, form, soft) in zip(kept, self._roles(reading)):
-                soft = soft or i in lit
+                soft = (soft or i in lit) and i not in acting  # "sao" asks, "bản sao" is an act
                 if token not in corrections:
                     corrections[token] = self._correct(token)
                 fixed = corrections[token]
@@ -569,8 +576,8 @@ class SearchIndex:
                 else:
                     corrected[token] = (form, soft)
             unique = [(token, form, soft) for token, (form, soft) in corrected.items()]
-            if any(not soft for _, _, soft in unique) and all(unique != v for v, _ in variants):
-                variants.append((unique, typos))
+            if any(not soft for _, _, soft in unique) and all(unique != v for v, _, _ in variants):
+                variants.append((unique, typos, frozenset(chosen[i][0] for i in acting)))
             if len(variants) >= _MAX_VARIANTS:
                 break
         if tally is not None:
@@ -592,8 +599,8 @@ class SearchIndex:
         dilution = linking.dilution if linking is not None else _DILUTION
         # Readings share most words: each word's matches are worked out once.
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]] = {}
-        readings = [r for words, typos in self._variants(query, light=light)
-                    if (r := self._reading(words, typos, matches)) is not None]
+        readings = [r for words, typos, acts in self._variants(query, light=light)
+                    if (r := self._reading(words, typos, matches, acts)) is not None]
         if not readings:
             return []
         close = self._close(readings, linking)
@@ -699,6 +706,7 @@ class SearchIndex:
         words: list[tuple[str, Optional[str], bool]],
         typos: int,
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]],
+        acts: frozenset[str] = frozenset(),
     ) -> Optional[_Reading]:
         """One reading of the query scored with every missing naming word counted fully; None if nothing matches."""
         size = len(self._codes)
@@ -708,6 +716,11 @@ class SearchIndex:
         # (IDF, match strength per entry) of each naming word
         naming_words: list[tuple[float, np.ndarray]] = []
         naming_tokens: list[str] = []
+        # What is done to a document weighs as much as the document (up to `_ACT_RISE` times its own
+        # IDF): "chứng thực bản sao căn cước" asks for the copy, not the rarer word's card.
+        act_idf = sum(self._idf.get(t, self._unknown_idf) for t, _, soft in words if not soft and t in acts)
+        other_idf = sum(self._idf.get(t, self._unknown_idf) for t, _, soft in words if not soft and t not in acts)
+        rise = min(_ACT_RISE, max(1.0, other_idf / act_idf)) if act_idf else 1.0
         for token, form, soft in words:
             key = (token, form)
             if key not in matches:
@@ -717,8 +730,10 @@ class SearchIndex:
             found += where
             # Light words count where the name has them, and are not missed where it has not.
             if not soft:
-                query_matched += strength
-                naming_words.append((self._idf.get(token, self._unknown_idf), strength))
+                idf = self._idf.get(token, self._unknown_idf)
+                rised = rise if token in acts else 1.0
+                query_matched += strength * rised
+                naming_words.append((idf * rised, strength * rised))
                 naming_tokens.append(token)
         named = query_matched > 0
         if not named.any():
@@ -736,7 +751,7 @@ class SearchIndex:
         shape *= _TYPO_FACTOR**typos
         shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        return _Reading(naming_words, naming_tokens, name_coverage, query_weight, query_matched, shape,
+        return _Reading(naming_words, naming_tokens, [t in acts for t in naming_tokens], name_coverage, query_weight, query_matched, shape,
                         query_matched / query_weight * shape)
 
     def _scores(
@@ -751,7 +766,11 @@ class SearchIndex:
         message, such a word counts at `Linking.dilution` against a name the
         message mentions whole, and more the less of the name it has.
         """
-        chatter = [(weight, strength) for weight, strength in reading.naming_words if not strength[close].any()]
+        # An act ("chứng thực bản sao") is what the person asks done, never their story, where a
+        # candidate of the message does it: it counts fully against a name that lacks it.
+        candidates = reading.strict >= _CANDIDATE_SHARE * float(reading.strict.max())
+        chatter = [(weight, strength) for (weight, strength), act in zip(reading.naming_words, reading.acts)
+                   if not strength[close].any() and not (act and strength[candidates].any())]
         scores = reading.strict
         if chatter:
             chatter_weight = sum(weight for weight, _ in chatter)

@@ -101,3 +101,18 @@ def test_a_short_form_typed_with_diacritics_is_expanded_only_as_written():
     # "hồng" (sổ hồng) is not the chat form "hông" of "không"; "đk" is "đăng ký" however typed
     assert procedure_queries("đổi sổ hồng sang mẫu mới", lexicon, phrases, shorts) == ["đổi sổ hồng sang mẫu mới"]
     assert procedure_queries("đk khai sinh hông", lexicon, phrases, shorts) == ["đăng ký khai sinh không"]
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # the act (a certified copy) is asked, the document it is done to is only its object
+        ("mình cần chứng thực bản sao hộ chiếu thì ra đâu làm", "2.000815"),
+        ("cong chung ban sao the can cuoc o dau", "2.000815"),
+        # the act tells the land-certificate procedures apart: a new one for an old one, not the first one
+        ("xin cap doi so do vi so cu rach", "1.012783"),
+    ],
+)
+def test_what_is_done_to_a_document_outweighs_the_document(nlu_model, message, code):
+    _, procedures = _linked(nlu_model, message)
+    assert procedures and procedures[0].code == code, [(p.code, p.score) for p in procedures]
