@@ -286,7 +286,8 @@ def _check_vocabulary(root: Path) -> list[Problem]:
                 problems.append(Problem(display_path(path), 0, section, "missing"))
             elif name == "acts.yml" and not (isinstance(data[section], list)
                                              and all(isinstance(a, str) and a.strip() for a in data[section])):
-                problems.append(Problem(display_path(path), _line_of(yaml.compose(path.read_text(encoding="utf-8")), [section]), section,
+                node = yaml.compose(path.read_text(encoding="utf-8"))
+                problems.append(Problem(display_path(path), _line_of(node, [section]), section,
                                         "expected a list of phrases, e.g. `- chứng thực`"))
     if not problems:
         try:

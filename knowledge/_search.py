@@ -35,7 +35,11 @@ Words play one of three parts in a query:
   not, and never make a match on their own: a message of light words and
   fillers only finds nothing. An uncertain filler standing next to a word it
   goes with in names ("can cuoc", "thi thuc") names the procedure instead;
-- every other word names the procedure.
+- every other word names the procedure; the words of an act (acts.yml: what is
+  done to a document, "chứng thực bản sao", "cấp lại", "đổi") weigh up to
+  `_ACT_RISE` times their IDF, as much as the other words together, and are
+  never question words ("sao" asks, "bản sao" is an act): "công chứng bản
+  sao căn cước" asks for a certified copy, not the rarer word's card.
 
 Typed with diacritics, a word matches a name word of the same spelling fully
 and one that differs only in its marks at `_FOLDED_ONLY` ("kết hơn" is not
@@ -751,7 +755,8 @@ class SearchIndex:
         shape *= _TYPO_FACTOR**typos
         shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        return _Reading(naming_words, naming_tokens, [t in acts for t in naming_tokens], name_coverage, query_weight, query_matched, shape,
+        acting = [t in acts for t in naming_tokens]
+        return _Reading(naming_words, naming_tokens, acting, name_coverage, query_weight, query_matched, shape,
                         query_matched / query_weight * shape)
 
     def _scores(

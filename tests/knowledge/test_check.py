@@ -125,8 +125,8 @@ def test_bad_catalog_line_is_reported_with_line_and_field(tmp_path, capsys):
 def test_acts_that_are_not_a_list_of_phrases_are_reported_with_line(root, capsys):
     path = root / "acts.yml"
     line = _edit(path, "acts:\n", "acts:\n  cấp lại: yes\n")
-    path.write_text("\n".join(l for l in path.read_text(encoding="utf-8").splitlines() if not l.startswith("  - ")) + "\n",
-                    encoding="utf-8")
+    kept = [row for row in path.read_text(encoding="utf-8").splitlines() if not row.startswith("  - ")]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
     status, out = _check(root, capsys)
     assert status == 1
     assert any(o.startswith(f"{path}:{line + 1}: acts: expected a list of phrases") for o in out), out
