@@ -292,6 +292,11 @@ def _check_vocabulary(root: Path) -> list[Problem]:
     if not problems:
         try:
             read_vocabulary(root)
+        except ValueError as error:  # signals.yml: the message names the file and the section
+            path = root / "signals.yml"
+            section = "ages" if ": ages:" in str(error) else "signals"
+            line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), [section])
+            problems.append(Problem(display_path(path), line, section, str(error).split(": ", 1)[-1]))
         except (AttributeError, TypeError) as error:
             problems.append(Problem(display_path(root / "abbreviations.yml"), 0, "", f"malformed: {error}"))
     return problems

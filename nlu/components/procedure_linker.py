@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge._search import LightWords, Linking, link_decision, share_index
+from knowledge._search import MARGIN, LightWords, Linking, link_decision, share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
 from nlu.procedure_query import (
@@ -162,26 +162,40 @@ class ProcedureLinker(GraphComponent):
             message.set(PROCEDURES, self._link(text), add_to_output=True)
         return messages
 
+    def _variant_cap(self, code: str, whole: Dict[str, float], said: frozenset) -> float:
+        """The most a clause may score `code` when the whole message fits better a variant of it that
+        its everyday words say (knowledge/signals.yml): the whole message holds the words that tell
+        the variants apart ("lấy chồng Hàn Quốc … đăng ký kết hôn cần gì": có yếu tố nước ngoài), a
+        clause only its own, so the variant stays MARGIN ahead."""
+        own = whole.get(code, 0.0)
+        better = [score for other, score in whole.items()
+                  if score > own and self._index.variant_said(code, other, said)]
+        return max(own, max(better) - MARGIN) if better else 1.0
+
     def _link(self, text: str) -> List[Dict[str, Any]]:
         if self._index is None or self._lexicon is None or self._phrases is None or not text.strip():
             return []
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
         queries = procedure_queries(text, self._lexicon, self._phrases, self._shorts)
-        whole: set[str] = set()
+        whole: dict[str, float] = {}
+        said = self._index.said(text)
         for position, query in enumerate(queries):
             is_context = 0 < position < len(queries) - 1
             weight = self.config["context_clause_weight"] if is_context else 1.0
             hits = self._index.search(query, top_k, linking=self._linking)
             if position == 0:
-                whole = {code for code, _, _ in hits}
+                whole = {code: float(score) for code, score, _ in hits}
             elif link_decision([score for _, score, _ in hits]) != "confident":
                 # A clause that alone fits many procedures ("đăng ký ở đâu") adds only those the whole
                 # message fits too: its look-alikes of a name said elsewhere, not every "đăng ký …".
                 hits = [hit for hit in hits if hit[0] in whole]
             for code, score, _matched in hits:
-                if weight * score > best.get(code, 0.0):
-                    best[code] = weight * float(score)
+                score = weight * float(score)
+                if position > 0 and said:
+                    score = min(score, self._variant_cap(code, whole, said))
+                if score > best.get(code, 0.0):
+                    best[code] = score
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         return [
             {"code": code, "name": self._names.get(code, code), "score": round(score, 4)}

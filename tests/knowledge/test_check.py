@@ -130,3 +130,11 @@ def test_acts_that_are_not_a_list_of_phrases_are_reported_with_line(root, capsys
     status, out = _check(root, capsys)
     assert status == 1
     assert any(o.startswith(f"{path}:{line + 1}: acts: expected a list of phrases") for o in out), out
+
+
+def test_signals_of_a_bad_shape_are_reported(root, capsys):
+    shutil.copy(KNOWLEDGE_ROOT / "signals.yml", root / "signals.yml")
+    _edit(root / "signals.yml", "dưới 14 tuổi: [0, 13]", "dưới 14 tuổi: [0, 1000]")
+    status, out = _check(root, capsys)
+    assert status == 1
+    assert any("signals.yml" in o and "ages" in o for o in out), out

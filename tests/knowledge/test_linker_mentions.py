@@ -132,3 +132,20 @@ def test_the_longest_short_form_wins(typed, canonical):
 def test_what_is_done_to_a_document_outweighs_the_document(nlu_model, message, code):
     _, procedures = _linked(nlu_model, message)
     assert procedures and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # a foreign spouse said by their country, not by the catalog's "có yếu tố nước ngoài"
+        ("chồng tôi quốc tịch Đài Loan, làm giấy đăng ký kết hôn ở đâu", "2.000806"),
+        # a child's age said as a number
+        ("làm căn cước cho bé nhà em 9 tuổi cần mang gì", "1.014062"),
+        ("con gái tôi 15 tuổi làm căn cước lần đầu ở đâu", "1.014061"),
+        # an age in a story about another procedure says nothing of the card
+        ("mẹ tôi 80 tuổi muốn đăng ký thường trú ở nhà tôi", "1.004222"),
+    ],
+)
+def test_a_variant_said_in_everyday_words_chooses_the_variant(nlu_model, message, code):
+    decision, procedures = _linked(nlu_model, message)
+    assert decision == "confident" and procedures[0].code == code, [(p.code, p.score) for p in procedures]
