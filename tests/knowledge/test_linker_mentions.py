@@ -14,7 +14,13 @@ import pytest
 from knowledge import how_it_differs, link_decision
 from knowledge._search import CONFIDENT, MARGIN
 from nlu.normalize import LEXICON_FILE, load_lexicon
-from nlu.procedure_query import QUESTION_PHRASES_FILE, QuestionPhrases, TypedShortForms, procedure_queries
+from nlu.procedure_query import (
+    QUESTION_PHRASES_FILE,
+    QuestionPhrases,
+    TypedShortForms,
+    procedure_queries,
+    story_queries,
+)
 
 
 def _linked(nlu_model, text: str) -> tuple[str, list]:
@@ -149,3 +155,27 @@ def test_what_is_done_to_a_document_outweighs_the_document(nlu_model, message, c
 def test_a_variant_said_in_everyday_words_chooses_the_variant(nlu_model, message, code):
     decision, procedures = _linked(nlu_model, message)
     assert decision == "confident" and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # the story names one procedure, the question another: the question's decides
+        ("Bố tôi mất tháng trước, nhà đã làm giấy chứng tử rồi. Giờ mẹ tôi muốn sang tên sổ đỏ của bố "
+         "cho mẹ thì làm ở đâu?", "1.013831"),
+        ("Năm ngoái tôi mới làm sổ đỏ cho mảnh đất ở quê. Giờ tôi muốn chuyển hộ khẩu về nhà mới thì cần "
+         "giấy tờ gì?", "1.004222"),
+    ],
+)
+def test_the_sentence_that_asks_decides_over_the_story(nlu_model, message, code):
+    decision, procedures = _linked(nlu_model, message)
+    assert decision == "confident" and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+def test_the_sentences_before_the_question_are_numbered_as_the_story():
+    lexicon = load_lexicon()
+    phrases = QuestionPhrases.from_yaml(QUESTION_PHRASES_FILE, lexicon)
+    queries = story_queries("Nhà tôi vừa có em bé. Tôi muốn làm khai sinh, cần giấy gì?", lexicon, phrases)
+    # the whole message first (after every sentence), then each clause with its sentence
+    assert queries[0][1] == 2 and [n for _, n in queries[1:]] == [0, 1, 1]
+    assert queries[1][0] == "nhà tôi vừa có em bé" and "khai sinh" in queries[2][0]
