@@ -180,6 +180,8 @@ class ProcedureLinker(GraphComponent):
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
         numbered = story_queries(text, self._lexicon, self._phrases, self._shorts)
+        if not numbered:  # only question words: nothing named
+            return []
         found = [self._index.search(query, top_k, linking=self._linking) for query, _ in numbered]
         # The sentence that asks: the last one whose clauses mention a procedure ("cần giấy gì?" after
         # it only asks about it); the sentences before it are the person's story.

@@ -179,3 +179,7 @@ def test_the_sentences_before_the_question_are_numbered_as_the_story():
     # the whole message first (after every sentence), then each clause with its sentence
     assert queries[0][1] == 2 and [n for _, n in queries[1:]] == [0, 1, 1]
     assert queries[1][0] == "nhà tôi vừa có em bé" and "khai sinh" in queries[2][0]
+
+
+def test_a_message_of_question_words_alone_names_nothing(nlu_model):
+    assert nlu_model.parse_sync("cho tôi hỏi").procedures == []
