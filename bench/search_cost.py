@@ -46,7 +46,7 @@ def _cut(text: str, chars: int) -> str:
 
 def messages(kb: Any) -> list[tuple[str, int, str]]:
     """(kind, length, text) for every hard message."""
-    index = kb._index
+    index = kb.index
     keys = [" ".join(key) for key in index._synonym_readings]
     names = [p.name for p in kb.procedures]
     rng = random.Random(14)
@@ -122,8 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     header = f"{'message':30} {'chars':>5} {'words':>5} {'syn':>4} {'old ways':>9} {'tried':>5} {'read':>4} {'search ms':>9}"
     print(header + (f" {'parse ms':>8}" if model else ""))
     for kind, _, text in messages(kb):
-        work = kb._index.work(text)
-        row = {"message": kind, "chars": len(text), **work, "old_ways": old_ways(kb._index, text)}
+        work = kb.index.work(text)
+        row = {"message": kind, "chars": len(text), **work, "old_ways": old_ways(kb.index, text)}
         row["search_ms"] = round(_best_time(kb.search, text, args.repeat), 2)
         if model is not None:
             row["parse_ms"] = round(_best_time(model.parse_sync, text, args.repeat), 2)

@@ -271,7 +271,10 @@ def _check_guides(root: Path, procedures: dict[str, Procedure]) -> list[Problem]
 
 def _check_vocabulary(root: Path) -> list[Problem]:
     problems = []
-    for name, sections in (("abbreviations.yml", ("abbreviations", "synonyms")), ("fillers.yml", ("fillers",))):
+    files = [("abbreviations.yml", ("abbreviations", "synonyms")), ("fillers.yml", ("fillers",))]
+    if (root / "acts.yml").exists():
+        files.append(("acts.yml", ("acts",)))
+    for name, sections in files:
         path = root / name
         try:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
@@ -281,9 +284,19 @@ def _check_vocabulary(root: Path) -> list[Problem]:
         for section in sections:
             if section not in data:
                 problems.append(Problem(display_path(path), 0, section, "missing"))
+            elif name == "acts.yml" and not (isinstance(data[section], list)
+                                             and all(isinstance(a, str) and a.strip() for a in data[section])):
+                node = yaml.compose(path.read_text(encoding="utf-8"))
+                problems.append(Problem(display_path(path), _line_of(node, [section]), section,
+                                        "expected a list of phrases, e.g. `- chứng thực`"))
     if not problems:
         try:
             read_vocabulary(root)
+        except ValueError as error:  # signals.yml: the message names the file and the section
+            path = root / "signals.yml"
+            section = "ages" if ": ages:" in str(error) else "signals"
+            line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), [section])
+            problems.append(Problem(display_path(path), line, section, str(error).split(": ", 1)[-1]))
         except (AttributeError, TypeError) as error:
             problems.append(Problem(display_path(root / "abbreviations.yml"), 0, "", f"malformed: {error}"))
     return problems

@@ -102,8 +102,31 @@ def read_catalog_lines(root: Path) -> Iterator[tuple[Path, int, str]]:
                     yield path, number, line
 
 
+def read_signals(root: Path) -> dict[str, str]:
+    """signals.yml as {everyday words: the variant's words}: its `signals`, and "N tuổi" for every age
+    of its `ages` ranges (at most 150 ages a range). Raises ValueError on another shape."""
+    path = root / "signals.yml"
+    if not path.exists():
+        return {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    found: dict[str, str] = {}
+    signals, ages = data.get("signals") or {}, data.get("ages") or {}
+    if not isinstance(signals, dict) or not all(isinstance(v, list) for v in signals.values()):
+        raise ValueError(f"{path}: signals: expected {{variant words: [everyday words, ...]}}")
+    for says, words in signals.items():
+        found.update({str(word): str(says) for word in words})
+    if not isinstance(ages, dict):
+        raise ValueError(f"{path}: ages: expected {{variant words: [youngest, oldest]}}")
+    for says, span in ages.items():
+        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(a, int) for a in span)
+                and 0 <= span[0] <= span[1] < span[0] + 150):
+            raise ValueError(f"{path}: ages: {says}: expected [youngest, oldest], at most 150 apart")
+        found.update({f"{age} tuổi": str(says) for age in range(span[0], span[1] + 1)})
+    return found
+
+
 def read_vocabulary(root: Path) -> Vocabulary:
-    """Abbreviations, synonyms, fillers and question words from abbreviations.yml / fillers.yml."""
+    """Abbreviations, synonyms, fillers, question words and acts from abbreviations.yml / fillers.yml / acts.yml."""
 
     def phrase(text: Any) -> tuple[str, ...]:
         return tuple(tokens(str(text)))
@@ -120,7 +143,12 @@ def read_vocabulary(root: Path) -> Vocabulary:
         synonyms[phrase(key)] = tuple(spelled(v) for v in values)
     fillers = frozenset(spelled(f) for f in fillers_data.get("fillers") or [])
     generic = frozenset(spelled(g) for g in fillers_data.get("generic") or [])
-    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic)
+    acts_path = root / "acts.yml"
+    acts_data = (yaml.load(acts_path.read_text(encoding="utf-8"), Loader=_Loader) or {}) if acts_path.exists() else {}
+    acts = frozenset(spelled(a) for a in acts_data.get("acts") or [])
+    signals = {phrase(k): spelled(v) for k, v in read_signals(root).items()}
+    return Vocabulary(abbreviations=abbreviations, synonyms=synonyms, fillers=fillers, generic=generic, acts=acts,
+                      signals=signals)
 
 
 def read_guides(root: Path) -> list[Guide]:
@@ -317,7 +345,7 @@ def index_key(root: Path = KNOWLEDGE_ROOT) -> str:
     """Names the search index built from these knowledge files: the index's version and the files' digest."""
     digest = hashlib.sha256()
     files = [*sorted((root / "catalog").glob("*.jsonl")), *sorted((root / "guides").glob("*.yml")),
-             root / "abbreviations.yml", root / "fillers.yml"]
+             root / "abbreviations.yml", root / "fillers.yml", root / "acts.yml", root / "signals.yml"]
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"-")

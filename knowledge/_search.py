@@ -35,7 +35,11 @@ Words play one of three parts in a query:
   not, and never make a match on their own: a message of light words and
   fillers only finds nothing. An uncertain filler standing next to a word it
   goes with in names ("can cuoc", "thi thuc") names the procedure instead;
-- every other word names the procedure.
+- every other word names the procedure; the words of an act (acts.yml: what is
+  done to a document, "chứng thực bản sao", "cấp lại", "đổi") weigh up to
+  `_ACT_RISE` times their IDF, as much as the other words together, and are
+  never question words ("sao" asks, "bản sao" is an act): "công chứng bản
+  sao căn cước" asks for a certified copy, not the rarer word's card.
 
 Typed with diacritics, a word matches a name word of the same spelling fully
 and one that differs only in its marks at `_FOLDED_ONLY` ("kết hơn" is not
@@ -65,7 +69,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice, product
 from operator import itemgetter
 from typing import Callable, Iterable, Optional, Sequence
@@ -111,6 +115,8 @@ _TOGETHER = 0.05
 # Entries scoring at least this share of the best one are the candidates that
 # decide which query words tell procedures apart.
 _CANDIDATE_SHARE = 0.5
+# An act's words weigh at most this many times their IDF to match the document they are done to.
+_ACT_RISE = 2.0
 # How much a word typed with diacritics counts where the name spells it differently.
 _FOLDED_ONLY = 0.35
 # How many of the best hits the common-case rule looks at (whatever k the caller asks).
@@ -141,6 +147,8 @@ class Vocabulary:
     synonyms: dict[Phrase, tuple[Spelled, ...]]
     fillers: frozenset[Spelled]
     generic: frozenset[Spelled] = frozenset()
+    acts: frozenset[Spelled] = frozenset()
+    signals: dict[Phrase, Spelled] = field(default_factory=dict)
 
 
 def link_decision(scores: Sequence[float]) -> str:
@@ -185,6 +193,24 @@ class _Replacements:
             if len(key) == n and key in self._table:
                 return key
         return None
+
+    def apply_marked(self, words: Sequence[Word]) -> tuple[list[Word], frozenset[str]]:
+        """The words replaced, and the tokens that only a replacement put there."""
+        result: list[Word] = []
+        put: set[str] = set()
+        kept: set[str] = set()
+        i = 0
+        while i < len(words):
+            key = self.find(words, i)
+            if key is None:
+                result.append(words[i])
+                kept.add(words[i][0])
+                i += 1
+            else:
+                result += _as_typed(self._table[key])
+                put.update(t for t, _ in self._table[key])
+                i += len(key)
+        return result, frozenset(put - kept)
 
     def apply(self, words: Sequence[Word]) -> list[Word]:
         result: list[Word] = []
@@ -240,6 +266,18 @@ class _SpelledPhrases:
                 return n, key not in self._ambiguous or all(t is not None for t in typed)
         return None
 
+    def positions(self, words: Sequence[Word]) -> set[int]:
+        """Indices of the words that are part of one of the phrases (longest match first)."""
+        found: set[int] = set()
+        i = 0
+        while i < len(words):
+            match = self.find(words, i)
+            length = match[0] if match else 1
+            if match:
+                found.update(range(i, i + length))
+            i += length
+        return found
+
 
 class LightWords(_SpelledPhrases):
     """Phrases a caller makes light for its searches: the words that ask about a part of a
@@ -252,17 +290,6 @@ class LightWords(_SpelledPhrases):
     def __init__(self, phrases: Iterable[str]) -> None:
         super().__init__(tuple(marked_tokens(p)) for p in phrases)
 
-    def positions(self, words: Sequence[Word]) -> set[int]:
-        """Indices of the words that are part of a light phrase (longest match first)."""
-        found: set[int] = set()
-        i = 0
-        while i < len(words):
-            match = self.find(words, i)
-            length = match[0] if match else 1
-            if match:
-                found.update(range(i, i + length))
-            i += length
-        return found
 
 
 @dataclass(frozen=True)
@@ -290,6 +317,8 @@ class _Reading:
 
     naming_words: list[tuple[float, np.ndarray]]  # (IDF, match strength per entry)
     tokens: list[str]  # the naming words, in the order of naming_words
+    acts: list[bool]  # per naming word: part of an act ("chứng thực", "cấp lại")
+    said: list[bool]  # per naming word: put there by a signal ("hàn quốc": "có yếu tố nước ngoài")
     name_coverage: np.ndarray  # share of each entry's words the query has
     query_weight: float  # IDF of all naming words
     query_matched: np.ndarray  # IDF of the naming words each entry has
@@ -321,7 +350,7 @@ class SearchIndex:
 
     # Raise when the index's structure or scoring changes: a model's stored index of another
     # version is then not shared (and `make` retrains the model anyway).
-    VERSION = 2
+    VERSION = 3
 
     def __init__(
         self,
@@ -336,6 +365,8 @@ class SearchIndex:
         self._abbreviations = _Replacements(vocabulary.abbreviations)
         self._fillers = _SpelledPhrases(vocabulary.fillers)
         self._generic = _SpelledPhrases(vocabulary.generic)
+        self._acts = _SpelledPhrases(vocabulary.acts)
+        self._signals = _Replacements(vocabulary.signals)
         curated = frozenset(curated)
 
         typed: list[tuple[str, str, str, list[Word], bool]] = []
@@ -430,6 +461,17 @@ class SearchIndex:
         lighter = min(sum(map(self.weight, own)), sum(map(self.weight, theirs)))
         return sum(map(self.weight, own & theirs)) >= LOOK_ALIKE * lighter
 
+    def said(self, query: str) -> frozenset[str]:
+        """The words that signals.yml reads into ``query`` ("hàn quốc": có yếu tố nước ngoài), folded."""
+        typed: list[Word] = [(t, None if form == t else form) for t, form in marked_tokens(query)]
+        return self._signals.apply_marked(self._abbreviations.apply(typed))[1]
+
+    def variant_said(self, code: str, other: str, said: frozenset[str]) -> bool:
+        """Whether ``other`` is ``code``'s name with words that ``said`` holds ("đăng ký kết hôn" and
+        "… có yếu tố nước ngoài" for a message that says "hàn quốc")."""
+        own, theirs = self._name_words.get(code), self._name_words.get(other)
+        return bool(own and theirs and own < theirs and said & (theirs - own))
+
     def _drop_fillers(self, words: Sequence[Word], uncertain_too: bool = False) -> list[Word]:
         """Words without fillers; uncertain ones ("thi": "thì" or "dự thi") stay unless ``uncertain_too``."""
         return [words[i] for i in self._kept(words, uncertain_too)]
@@ -511,8 +553,9 @@ class SearchIndex:
 
     def _variants(
         self, query: str, tally: Optional[dict[str, int]] = None, light: Optional[LightWords] = None
-    ) -> list[tuple[list[tuple[str, Optional[str], bool]], int]]:
-        """Readings of the query: as typed and with colloquial synonyms; (words, typos).
+    ) -> list[tuple[list[tuple[str, Optional[str], bool]], int, frozenset[str], frozenset[str]]]:
+        """Readings of the query: as typed and with colloquial synonyms; (words, typos, act words,
+        words only a signal says).
 
         Every distinct synonym phrase is one choice (as typed, or one of its
         readings) made for all its occurrences at once: "cưới cưới cưới" reads
@@ -524,7 +567,8 @@ class SearchIndex:
         """
         # Words typed without marks may have any spelling.
         typed: list[Word] = [(t, None if form == t else form) for t, form in marked_tokens(query)]
-        words = self._abbreviations.apply(typed)
+        # Everyday words that say a variant's words ("lấy chồng Hàn Quốc") read as them.
+        words, said = self._signals.apply_marked(self._abbreviations.apply(typed))
         # The query as pieces: a plain word (key None) or a synonym phrase as typed.
         pieces: list[tuple[Optional[Phrase], list[Word]]] = []
         choices: dict[Phrase, list[list[Word]]] = {}  # synonym phrase -> its readings, first seen first
@@ -541,7 +585,7 @@ class SearchIndex:
                 i += 1
         slot = {key: n for n, key in enumerate(choices)}
         corrections: dict[str, Optional[str]] = {}
-        variants: list[tuple[list[tuple[str, Optional[str], bool]], int]] = []
+        variants: list[tuple[list[tuple[str, Optional[str], bool]], int, frozenset[str], frozenset[str]]] = []
         options = [range(1 + len(readings)) for readings in choices.values()]
         tried = 0
         for choice in islice(product(*options), _MAX_COMBINATIONS):
@@ -553,10 +597,11 @@ class SearchIndex:
             kept = self._kept(chosen)
             reading = [chosen[i] for i in kept]
             lit = light.positions(chosen) if light is not None else set()
+            acting = self._acts.positions(chosen)
             typos = 0
             corrected: dict[str, tuple[Optional[str], bool]] = {}
             for i, (token, form, soft) in zip(kept, self._roles(reading)):
-                soft = soft or i in lit
+                soft = (soft or i in lit) and i not in acting  # "sao" asks, "bản sao" is an act
                 if token not in corrections:
                     corrections[token] = self._correct(token)
                 fixed = corrections[token]
@@ -569,8 +614,8 @@ class SearchIndex:
                 else:
                     corrected[token] = (form, soft)
             unique = [(token, form, soft) for token, (form, soft) in corrected.items()]
-            if any(not soft for _, _, soft in unique) and all(unique != v for v, _ in variants):
-                variants.append((unique, typos))
+            if any(not soft for _, _, soft in unique) and all(unique != v for v, *_ in variants):
+                variants.append((unique, typos, frozenset(chosen[i][0] for i in acting), said))
             if len(variants) >= _MAX_VARIANTS:
                 break
         if tally is not None:
@@ -592,8 +637,8 @@ class SearchIndex:
         dilution = linking.dilution if linking is not None else _DILUTION
         # Readings share most words: each word's matches are worked out once.
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]] = {}
-        readings = [r for words, typos in self._variants(query, light=light)
-                    if (r := self._reading(words, typos, matches)) is not None]
+        readings = [r for words, typos, acts, said in self._variants(query, light=light)
+                    if (r := self._reading(words, typos, matches, acts, said)) is not None]
         if not readings:
             return []
         close = self._close(readings, linking)
@@ -699,15 +744,23 @@ class SearchIndex:
         words: list[tuple[str, Optional[str], bool]],
         typos: int,
         matches: dict[tuple[str, Optional[str]], tuple[np.ndarray, np.ndarray]],
+        acts: frozenset[str] = frozenset(),
+        said: frozenset[str] = frozenset(),
     ) -> Optional[_Reading]:
         """One reading of the query scored with every missing naming word counted fully; None if nothing matches."""
         size = len(self._codes)
         query_matched = np.zeros(size)
+        named = np.zeros(size, dtype=bool)
         name_matched = np.zeros(size)
         found = np.zeros(size)
         # (IDF, match strength per entry) of each naming word
         naming_words: list[tuple[float, np.ndarray]] = []
         naming_tokens: list[str] = []
+        # What is done to a document weighs as much as the document (up to `_ACT_RISE` times its own
+        # IDF): "chứng thực bản sao căn cước" asks for the copy, not the rarer word's card.
+        act_idf = sum(self._idf.get(t, self._unknown_idf) for t, _, soft in words if not soft and t in acts)
+        other_idf = sum(self._idf.get(t, self._unknown_idf) for t, _, soft in words if not soft and t not in acts)
+        rise = min(_ACT_RISE, max(1.0, other_idf / act_idf)) if act_idf else 1.0
         for token, form, soft in words:
             key = (token, form)
             if key not in matches:
@@ -717,10 +770,13 @@ class SearchIndex:
             found += where
             # Light words count where the name has them, and are not missed where it has not.
             if not soft:
-                query_matched += strength
-                naming_words.append((self._idf.get(token, self._unknown_idf), strength))
+                idf = self._idf.get(token, self._unknown_idf)
+                rised = rise if token in acts else 1.0
+                query_matched += strength * rised
+                if token not in said:  # a signal's words ("dưới 14 tuổi") never make a match alone
+                    named |= strength > 0
+                naming_words.append((idf * rised, strength * rised))
                 naming_tokens.append(token)
-        named = query_matched > 0
         if not named.any():
             return None
         name_coverage = name_matched / self._weights
@@ -736,7 +792,9 @@ class SearchIndex:
         shape *= _TYPO_FACTOR**typos
         shape[~named] = 0.0
         query_weight = sum(weight for weight, _ in naming_words)
-        return _Reading(naming_words, naming_tokens, name_coverage, query_weight, query_matched, shape,
+        acting = [t in acts for t in naming_tokens]
+        saying = [t in said for t in naming_tokens]
+        return _Reading(naming_words, naming_tokens, acting, saying, name_coverage, query_weight, query_matched, shape,
                         query_matched / query_weight * shape)
 
     def _scores(
@@ -751,13 +809,23 @@ class SearchIndex:
         message, such a word counts at `Linking.dilution` against a name the
         message mentions whole, and more the less of the name it has.
         """
-        chatter = [(weight, strength) for weight, strength in reading.naming_words if not strength[close].any()]
+        # An act ("chứng thực bản sao") is what the person asks done, never their story, where a
+        # candidate of the message does it: it counts fully against a name that lacks it.
+        # A signal's words no close candidate has tell nothing apart and cost nothing ("bà 80 tuổi" in
+        # a question about thường trú is not "từ đủ 14 tuổi trở lên" of the căn cước card).
+        candidates = reading.strict >= _CANDIDATE_SHARE * float(reading.strict.max())
+        chatter, unsaid = [], []
+        for (weight, strength), act, said in zip(reading.naming_words, reading.acts, reading.said):
+            if strength[close].any() or act and strength[candidates].any():
+                continue
+            (unsaid if said else chatter).append((weight, strength))
         scores = reading.strict
-        if chatter:
+        if chatter or unsaid:
+            unsaid_weight = sum(weight for weight, _ in unsaid)
+            matched = reading.query_matched - sum((strength for _, strength in unsaid), np.zeros(len(scores)))
             chatter_weight = sum(weight for weight, _ in chatter)
-            chatter_matched = sum(strength for _, strength in chatter)
-            matched = reading.query_matched
-            missing = reading.query_weight - chatter_weight - (matched - chatter_matched)
+            chatter_matched = sum((strength for _, strength in chatter), np.zeros(len(scores)))
+            missing = reading.query_weight - unsaid_weight - chatter_weight - (matched - chatter_matched)
             if linking is not None:  # a sliver of a name ("xe máy" of a long one) is no mention of it
                 dilution = dilution + (1 - dilution) * (1 - np.minimum(reading.name_coverage, 1.0)) ** linking.sliver
             missing += dilution * (chatter_weight - chatter_matched)

@@ -28,6 +28,8 @@ ASPECTS_FILE = Path(__file__).resolve().parent / "aspects.yml"
 # comma or colon followed by a letter or digit is inside a code or number, not a break.
 _CLAUSE_BREAK = re.compile(r"(?:[?!;\n()]|[.,:](?!\w))+")
 _SPACES = re.compile(r"\s+")
+# Sentence breaks: a story's sentences come before the one that asks.
+_SENTENCE_BREAK = re.compile(r"(?:[?!;\n]|[.](?!\w))+")
 
 
 class QuestionPhrases:
@@ -115,14 +117,23 @@ def procedure_queries(
     """The whole message, then (when it has several) each clause in order: canonical, question
     words dropped, empty and repeated queries left out. With `shorts`, a short form typed with
     diacritics is expanded only where the lexicon writes it so."""
-    parts = [text]
-    clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+    return [query for query, _ in story_queries(text, lexicon, phrases, shorts)]
+
+
+def story_queries(
+    text: str, lexicon: Lexicon, phrases: QuestionPhrases, shorts: Optional[TypedShortForms] = None
+) -> list[tuple[str, int]]:
+    """`procedure_queries`, each with the number of its sentence (0 for the first; the whole message
+    gets the number of sentences), so the caller can tell the sentence that asks from the story before it."""
+    sentences = [s for s in _SENTENCE_BREAK.split(text) if s.strip()]
+    parts: list[tuple[str, int]] = [(text, len(sentences))]
+    clauses = [(c, n) for n, sentence in enumerate(sentences) for c in _CLAUSE_BREAK.split(sentence) if c.strip()]
     if len(clauses) > 1:
         parts += clauses
-    queries: list[str] = []
-    for part in parts:
+    found: list[tuple[str, int]] = []
+    for part, sentence in parts:
         words = shorts.words(part) if shorts is not None else marked_words(part, lexicon)
         query = phrases.strip_marked(words)
-        if query and query not in queries:
-            queries.append(query)
-    return queries
+        if query and query not in [q for q, _ in found]:
+            found.append((query, sentence))
+    return found

@@ -165,7 +165,8 @@ def _levels(ctx: ActionContext, procedure: Any) -> str:
 
 
 def _aspect_words(ctx: ActionContext, aspects: list[str]) -> str:
-    return ctx.text("aspect_and").join(ctx.text(f"aspect_name_{a}") for a in aspects)
+    # The replies' texts are trimmed: the joining word gets its spaces here ("nơi nộp và thời gian").
+    return f' {ctx.text("aspect_and").strip()} '.join(ctx.text(f"aspect_name_{a}") for a in aspects)
 
 
 @registry.register("resolve_procedure")

@@ -6,8 +6,8 @@ persists it with the model, with the short-form lexicon and the question phrases
 so a model answers the same way wherever it is loaded. Each message is searched
 whole and clause by clause (nlu/procedure_query.py) in linking mode (knowledge._search.Linking:
 the words that ask about a part cost nothing, a name mentioned in a long message scores close to
-the name alone); a procedure keeps its best score, a little less when only a clause before the
-question names it.
+the name alone); a procedure keeps its best score, less when only the story (a sentence before
+the one that asks) names it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge._search import LightWords, Linking, link_decision, share_index
+from knowledge._search import MARGIN, MENTIONED, LightWords, Linking, link_decision, share_index
 from nlu.components.normalizer import ORIGINAL_TEXT
 from nlu.normalize import LEXICON_FILE, Lexicon
 from nlu.procedure_query import (
@@ -34,7 +34,7 @@ from nlu.procedure_query import (
     QuestionPhrases,
     TypedShortForms,
     asking_words,
-    procedure_queries,
+    story_queries,
 )
 
 PROCEDURES = "procedures"
@@ -52,9 +52,11 @@ class ProcedureLinker(GraphComponent):
             # candidates scoring below this are dropped (the flows apply their own,
             # higher thresholds; this only keeps noise out of the ranking)
             "min_score": 0.1,
-            # a procedure found only in a clause before the last one (the story people
+            # a procedure found only in a sentence before the one that asks (the story people
             # tell before they ask) scores this much of its match
             "context_clause_weight": 0.9,
+            # ... and this much when a clause of the question confidently names a procedure itself
+            "story_weight": 0.8,
             # YAML of short forms to expand before searching (as the normaliser's)
             "lexicon": str(LEXICON_FILE),
             # YAML of phrases that ask about a procedure and are dropped before searching
@@ -162,26 +164,53 @@ class ProcedureLinker(GraphComponent):
             message.set(PROCEDURES, self._link(text), add_to_output=True)
         return messages
 
+    def _variant_cap(self, code: str, whole: Dict[str, float], said: frozenset) -> float:
+        """The most a clause may score `code` when the whole message fits better a variant of it that
+        its everyday words say (knowledge/signals.yml): the whole message holds the words that tell
+        the variants apart ("lấy chồng Hàn Quốc … đăng ký kết hôn cần gì": có yếu tố nước ngoài), a
+        clause only its own, so the variant stays MARGIN ahead."""
+        own = whole.get(code, 0.0)
+        better = [score for other, score in whole.items()
+                  if score > own and self._index.variant_said(code, other, said)]
+        return max(own, max(better) - MARGIN) if better else 1.0
+
     def _link(self, text: str) -> List[Dict[str, Any]]:
         if self._index is None or self._lexicon is None or self._phrases is None or not text.strip():
             return []
         top_k = self.config["top_k"]
         best: Dict[str, float] = {}
-        queries = procedure_queries(text, self._lexicon, self._phrases, self._shorts)
-        whole: set[str] = set()
-        for position, query in enumerate(queries):
-            is_context = 0 < position < len(queries) - 1
-            weight = self.config["context_clause_weight"] if is_context else 1.0
-            hits = self._index.search(query, top_k, linking=self._linking)
-            if position == 0:
-                whole = {code for code, _, _ in hits}
-            elif link_decision([score for _, score, _ in hits]) != "confident":
+        numbered = story_queries(text, self._lexicon, self._phrases, self._shorts)
+        if not numbered:  # only question words: nothing named
+            return []
+        found = [self._index.search(query, top_k, linking=self._linking) for query, _ in numbered]
+        # The sentence that asks: the last one whose clauses mention a procedure ("cần giấy gì?" after
+        # it only asks about it); the sentences before it are the person's story.
+        asking = max((n for (_, n), hits in zip(numbered[1:], found[1:]) if hits and hits[0][1] >= MENTIONED),
+                     default=0)
+        queries = [(query, n >= asking) for query, n in numbered]
+        whole = {code: float(score) for code, score, _ in found[0]}
+        said = self._index.said(text)
+        # With a story before the question, a procedure that only the story names (the whole message
+        # finds it, no clause of the question does) is context too ("bố tôi mất, đã làm giấy chứng tử.
+        # Giờ muốn sang tên sổ đỏ …" asks about sổ đỏ).
+        story = any(not asked for _, asked in queries[1:])
+        asked_codes = {code for (_, asked), hits in zip(queries[1:], found[1:]) if asked for code, _, _ in hits}
+        # A question that names a procedure itself follows its own clause: the story's weigh less.
+        named = any(asked and link_decision([score for _, score, _ in hits]) == "confident"
+                    for (_, asked), hits in zip(queries[1:], found[1:]))
+        context = self.config["story_weight" if named and story else "context_clause_weight"]
+        for position, ((_, asked), hits) in enumerate(zip(queries, found)):
+            if position > 0 and link_decision([score for _, score, _ in hits]) != "confident":
                 # A clause that alone fits many procedures ("đăng ký ở đâu") adds only those the whole
                 # message fits too: its look-alikes of a name said elsewhere, not every "đăng ký …".
                 hits = [hit for hit in hits if hit[0] in whole]
             for code, score, _matched in hits:
-                if weight * score > best.get(code, 0.0):
-                    best[code] = weight * float(score)
+                in_story = not asked or position == 0 and story and code not in asked_codes
+                score = (context if in_story else 1.0) * float(score)
+                if position > 0 and said:
+                    score = min(score, self._variant_cap(code, whole, said))
+                if score > best.get(code, 0.0):
+                    best[code] = score
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         return [
             {"code": code, "name": self._names.get(code, code), "score": round(score, 4)}

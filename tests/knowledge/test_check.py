@@ -18,7 +18,7 @@ def root(tmp_path: Path) -> Path:
     """A copy of the shipped knowledge (the catalog is linked, not copied)."""
     (tmp_path / "catalog").symlink_to(KNOWLEDGE_ROOT / "catalog")
     shutil.copytree(KNOWLEDGE_ROOT / "guides", tmp_path / "guides")
-    for name in ("abbreviations.yml", "fillers.yml"):
+    for name in ("abbreviations.yml", "fillers.yml", "acts.yml"):
         shutil.copy(KNOWLEDGE_ROOT / name, tmp_path / name)
     return tmp_path
 
@@ -120,3 +120,21 @@ def test_bad_catalog_line_is_reported_with_line_and_field(tmp_path, capsys):
     assert status == 1
     assert out[0].startswith(f"{target}:2: online_level: unknown value 'mostly-")
     assert out[1].startswith(f"{target}:3: invalid JSON")
+
+
+def test_acts_that_are_not_a_list_of_phrases_are_reported_with_line(root, capsys):
+    path = root / "acts.yml"
+    line = _edit(path, "acts:\n", "acts:\n  cấp lại: yes\n")
+    kept = [row for row in path.read_text(encoding="utf-8").splitlines() if not row.startswith("  - ")]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    status, out = _check(root, capsys)
+    assert status == 1
+    assert any(o.startswith(f"{path}:{line + 1}: acts: expected a list of phrases") for o in out), out
+
+
+def test_signals_of_a_bad_shape_are_reported(root, capsys):
+    shutil.copy(KNOWLEDGE_ROOT / "signals.yml", root / "signals.yml")
+    _edit(root / "signals.yml", "dưới 14 tuổi: [0, 13]", "dưới 14 tuổi: [0, 1000]")
+    status, out = _check(root, capsys)
+    assert status == 1
+    assert any("signals.yml" in o and "ages" in o for o in out), out

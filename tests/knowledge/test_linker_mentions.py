@@ -14,7 +14,13 @@ import pytest
 from knowledge import how_it_differs, link_decision
 from knowledge._search import CONFIDENT, MARGIN
 from nlu.normalize import LEXICON_FILE, load_lexicon
-from nlu.procedure_query import QUESTION_PHRASES_FILE, QuestionPhrases, TypedShortForms, procedure_queries
+from nlu.procedure_query import (
+    QUESTION_PHRASES_FILE,
+    QuestionPhrases,
+    TypedShortForms,
+    procedure_queries,
+    story_queries,
+)
 
 
 def _linked(nlu_model, text: str) -> tuple[str, list]:
@@ -101,3 +107,85 @@ def test_a_short_form_typed_with_diacritics_is_expanded_only_as_written():
     # "hồng" (sổ hồng) is not the chat form "hông" of "không"; "đk" is "đăng ký" however typed
     assert procedure_queries("đổi sổ hồng sang mẫu mới", lexicon, phrases, shorts) == ["đổi sổ hồng sang mẫu mới"]
     assert procedure_queries("đk khai sinh hông", lexicon, phrases, shorts) == ["đăng ký khai sinh không"]
+
+
+@pytest.mark.parametrize(
+    "typed, canonical",
+    [
+        # a name holding a chat form, typed without marks, stays the name ("hong" is also "không")
+        ("so hong bi chay mat roi", "sổ hồng bi chay mat rồi"),
+        # the longer short form wins: one licence, not "giấy phép lái xe xe"
+        ("bang lai xe o to qua han", "giấy phép lái xe o to qua han"),
+    ],
+)
+def test_the_longest_short_form_wins(typed, canonical):
+    lexicon = load_lexicon()
+    phrases = QuestionPhrases.from_yaml(QUESTION_PHRASES_FILE, lexicon)
+    shorts = TypedShortForms.from_yaml(LEXICON_FILE, lexicon)
+    assert procedure_queries(typed, lexicon, phrases, shorts)[0] == canonical
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # the act (a certified copy) is asked, the document it is done to is only its object
+        ("mình cần chứng thực bản sao hộ chiếu thì ra đâu làm", "2.000815"),
+        ("cong chung ban sao the can cuoc o dau", "2.000815"),
+        # the act tells the land-certificate procedures apart: a new one for an old one, not the first one
+        ("xin cap doi so do vi so cu rach", "1.012783"),
+    ],
+)
+def test_what_is_done_to_a_document_outweighs_the_document(nlu_model, message, code):
+    _, procedures = _linked(nlu_model, message)
+    assert procedures and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # a foreign spouse said by their country, not by the catalog's "có yếu tố nước ngoài"
+        ("chồng tôi quốc tịch Đài Loan, làm giấy đăng ký kết hôn ở đâu", "2.000806"),
+        # a child's age said as a number
+        ("làm căn cước cho bé nhà em 9 tuổi cần mang gì", "1.014062"),
+        ("con gái tôi 15 tuổi làm căn cước lần đầu ở đâu", "1.014061"),
+        # an age in a story about another procedure says nothing of the card
+        ("mẹ tôi 80 tuổi muốn đăng ký thường trú ở nhà tôi", "1.004222"),
+    ],
+)
+def test_a_variant_said_in_everyday_words_chooses_the_variant(nlu_model, message, code):
+    decision, procedures = _linked(nlu_model, message)
+    assert decision == "confident" and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        # the story names one procedure, the question another: the question's decides
+        ("Bố tôi mất tháng trước, nhà đã làm giấy chứng tử rồi. Giờ mẹ tôi muốn sang tên sổ đỏ của bố "
+         "cho mẹ thì làm ở đâu?", "1.013831"),
+        ("Năm ngoái tôi mới làm sổ đỏ cho mảnh đất ở quê. Giờ tôi muốn chuyển hộ khẩu về nhà mới thì cần "
+         "giấy tờ gì?", "1.004222"),
+    ],
+)
+def test_the_sentence_that_asks_decides_over_the_story(nlu_model, message, code):
+    decision, procedures = _linked(nlu_model, message)
+    assert decision == "confident" and procedures[0].code == code, [(p.code, p.score) for p in procedures]
+
+
+def test_the_sentences_before_the_question_are_numbered_as_the_story():
+    lexicon = load_lexicon()
+    phrases = QuestionPhrases.from_yaml(QUESTION_PHRASES_FILE, lexicon)
+    queries = story_queries("Nhà tôi vừa có em bé. Tôi muốn làm khai sinh, cần giấy gì?", lexicon, phrases)
+    # the whole message first (after every sentence), then each clause with its sentence
+    assert queries[0][1] == 2 and [n for _, n in queries[1:]] == [0, 1, 1]
+    assert queries[1][0] == "nhà tôi vừa có em bé" and "khai sinh" in queries[2][0]
+
+
+def test_a_message_of_question_words_alone_names_nothing(nlu_model):
+    assert nlu_model.parse_sync("mất bao lâu").procedures == []
+
+
+def test_a_colloquial_act_reads_as_no_domain_the_person_did_not_name(kb):
+    # "sang tên" is said of land and vehicles alike: its readings add no "xe" to a question about land
+    scores = {h.code: h.score for h in kb.search("sang tên nhà đất", k=5)}
+    assert max(scores, key=scores.get) == "1.013831" and scores.get("1.013076", 0.0) < CONFIDENT, scores
