@@ -58,7 +58,7 @@ def lock_key(channel: str, external_id: str) -> int:
 # a ticket a person at the desk has taken, notices waiting to be shown, an earlier message of this person
 # still waiting for its turn in another worker. One statement, every turn; one row, even for a newcomer.
 _READ = text(
-    "SELECT u.id AS user_id, u.last_seen_at, c.id AS conversation_id, c.flow_state, c.updated_at,"
+    "SELECT u.id AS user_id, u.last_seen_at, c.id AS conversation_id, c.flow_state, c.updated_at,"  # nosec B608: constants and placeholder names only; every value is bound
     f" EXISTS (SELECT 1 FROM tickets t WHERE t.user_id = u.id AND t.status = '{TICKET_TAKEN}') AS desk_taken,"
     " EXISTS (SELECT 1 FROM outbox o WHERE o.channel = :channel AND o.user_id = :external_id"
     f"  AND o.status IN ({', '.join(repr(s) for s in SHOWN_ON_VISIT)}) AND o.shown_at IS NULL) AS notices_waiting,"
@@ -78,7 +78,7 @@ _READ = text(
 # of these ids is the order their turns run in, whichever worker holds each (PostgreSQL). Driver SQL on a
 # connection of its own: a message pays ~0.1 ms for it, not the ~0.25 ms of a pooled, typed statement.
 _ARRIVE = (
-    "INSERT INTO channel_events (channel, sender, event_id, payload, status, attempts, received_at)"
+    "INSERT INTO channel_events (channel, sender, event_id, payload, status, attempts, received_at)"  # nosec B608: constants and placeholder names only; every value is bound
     f" VALUES (%s, %s, %s, %s, '{ARRIVED}', 0, %s) RETURNING id"
 )
 _ARRIVAL_DONE = "DELETE FROM channel_events WHERE id = %(arrival)s"
@@ -111,7 +111,7 @@ def _save_in_one(messages: int, seen: bool) -> TextClause:
     )
     seen_cte = ", seen AS (UPDATE users SET last_seen_at = :now WHERE id = :user_id)" if seen else ""
     return text(
-        "WITH turned AS (UPDATE conversations SET flow_state = :state, updated_at = :now"
+        "WITH turned AS (UPDATE conversations SET flow_state = :state, updated_at = :now"  # nosec B608: constants and placeholder names only; every value is bound
         f" WHERE id = :conversation_id RETURNING id){seen_cte}"
         " INSERT INTO messages (conversation_id, direction, text, intent, confidence, procedure_code, created_at)"
         " SELECT turned.id, said.direction, said.text, said.intent, said.confidence, said.procedure_code, :now"

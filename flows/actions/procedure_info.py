@@ -180,7 +180,7 @@ def resolve_procedure(ctx: ActionContext) -> str:
     ctx.frame_vars["form_code"] = form_code
     variants = ctx.parse.entities.get("variants") if ctx.parse.from_button else None
     code = ctx.parse.entities.get("procedure")
-    if variants and code and ctx.services.knowledge.get(code) is not None:  # "Trường hợp khác (N)" pressed
+    if variants and code and ctx.services.knowledge.get(code) is not None:  # "Thủ tục gần giống (N)" pressed
         _show_variants(ctx, code, [c for c in variants.split(",") if c != code])
         return "ambiguous"
     hits = _candidates(ctx)
