@@ -126,6 +126,7 @@ def _choose(ctx: ActionContext, hits: list[ProcedureMatch]) -> str:
     names = _names(knowledge, [h.code for h in shown])
     lines = [ctx.text("choice_line", number=i, name=name, level=_levels(ctx, knowledge.get(h.code)))
              for i, (name, h) in enumerate(zip(names, shown), 1)]
+    ctx.slots["procedure_question"] = ctx.frame_vars.get("asked") or (ctx.parse.text if not ctx.parse.from_button else "")
     ctx.say_with_buttons("procedure_info_choose_aspect", choice_buttons(shown, ASK_INTENT, knowledge, aspects),
                          choices="\n".join(lines), aspect=_aspect_words(ctx, aspects))
     return "ambiguous"
@@ -178,6 +179,11 @@ def resolve_procedure(ctx: ActionContext) -> str:
         aspects = ["forms", *[a for a in aspects if a not in ("forms", "documents", "where")]]
     ctx.slots["procedure_aspect"] = ",".join(aspects) or ctx.slots.get("procedure_aspect") or "documents"
     ctx.frame_vars["form_code"] = form_code
+    # The question's own words decide a yes/no: a procedure picked from a choice answers the question asked
+    # before the choice, any other button a question of its own.
+    waiting = ctx.slots.pop("procedure_question", None)
+    ctx.frame_vars["asked"] = ctx.parse.text if not ctx.parse.from_button else (
+        waiting or "" if ctx.parse.entities.get("procedure") else "")
     variants = ctx.parse.entities.get("variants") if ctx.parse.from_button else None
     code = ctx.parse.entities.get("procedure")
     if variants and code and ctx.services.knowledge.get(code) is not None:  # "Thủ tục gần giống (N)" pressed
@@ -229,7 +235,7 @@ def _section(ctx: ActionContext, procedure: Any, guide: Any, aspect: str, part: 
     """One aspect's head, the lines of the asked page that fit `budget`, and buttons to the rest."""
     lines, more = BUILDERS[aspect](
         ctx.text, procedure=procedure, guide=guide, part=part, today=today(ctx),
-        asked="" if ctx.parse.from_button else ctx.parse.text,
+        asked=ctx.frame_vars.get("asked") or "",
         asked_codes=(ctx.frame_vars.get("form_code"),) if ctx.frame_vars.get("form_code") else (),
     )
     head = ctx.text(f"procedure_info_head_{aspect}" + ("" if part == "main" else f"_{part}"),
@@ -290,6 +296,14 @@ def answer_procedure_aspect(ctx: ActionContext) -> str:
     room = SCREEN_CHARS - len(header) - len(source) - 2 * (len(aspects) + 1)
     budgets = [room // len(aspects)] * len(aspects)
     sections = [_section(ctx, procedure, guide, a, part, page, b) for a, b in zip(aspects, budgets)]
+    # Room a short part leaves goes to the parts that were cut to their share, first asked first.
+    for i in range(len(sections) if len(sections) > 1 else 0):
+        spare = room - sum(s.size() for s in sections)
+        if spare <= 0:
+            break
+        wider = _section(ctx, procedure, guide, aspects[i], part, page, budgets[i] + spare)
+        if sections[i].size() < wider.size() <= sections[i].size() + spare:
+            budgets[i], sections[i] = budgets[i] + spare, wider
     # A section whose fixed lines (head, tail) leave little room may still overflow: give it less.
     for _ in range(3):
         overflow = sum(s.size() for s in sections) - room
