@@ -121,8 +121,21 @@ def read_signals(root: Path) -> dict[str, str]:
         if not (isinstance(span, list) and len(span) == 2 and all(isinstance(a, int) for a in span)
                 and 0 <= span[0] <= span[1] < span[0] + 150):
             raise ValueError(f"{path}: ages: {says}: expected [youngest, oldest], at most 150 apart")
-        found.update({f"{age} tuổi": str(says) for age in range(span[0], span[1] + 1)})
+        young, old = span
+        found.update({f"{age} tuổi": str(says) for age in range(young, old + 1)})
+        # An age said with its side ("dưới 14 tuổi", "trên 13 tuổi", "từ đủ 14 tuổi") names the variant
+        # whose range holds every age on that side; the longer phrase wins over "14 tuổi" alone.
+        if young == 0:  # "dưới M tuổi": every age under M
+            found.update({f"dưới {m} tuổi": str(says) for m in range(1, old + 2)})
+        if old >= OLDEST:  # "trên M tuổi": every age over M; "từ (đủ) M tuổi": M and over
+            found.update({f"{side} {m} tuổi": str(says) for m in range(max(young - 1, 0), old + 1)
+                          for side in ("trên", "hơn")})
+            found.update({f"{side} {m} tuổi": str(says) for m in range(young, old + 1) for side in ("từ", "từ đủ", "đủ")})
     return found
+
+
+# The oldest age an `ages` range of signals.yml ends at when it means "and older".
+OLDEST = 100
 
 
 def read_vocabulary(root: Path) -> Vocabulary:

@@ -148,6 +148,9 @@ def test_what_is_done_to_a_document_outweighs_the_document(nlu_model, message, c
         # a child's age said as a number
         ("làm căn cước cho bé nhà em 9 tuổi cần mang gì", "1.014062"),
         ("con gái tôi 15 tuổi làm căn cước lần đầu ở đâu", "1.014061"),
+        # an age said with its side: "dưới 14 tuổi" is the children's card, not "14 tuổi" and over
+        ("làm căn cước cho con dưới 14 tuổi thì cần mang gì", "1.014062"),
+        ("lam can cuoc cho nguoi tren 14 tuoi o dau", "1.014061"),
         # an age in a story about another procedure says nothing of the card
         ("mẹ tôi 80 tuổi muốn đăng ký thường trú ở nhà tôi", "1.004222"),
     ],
