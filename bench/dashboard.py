@@ -110,7 +110,9 @@ async def time_pages(url: str, runs: int) -> dict[str, Any]:
         form = await (await client.get("/desk/sign-in")).text()
         token = form.split('name="csrf" value="')[1].split('"')[0]
         await client.post("/desk/sign-in", data={"username": "bench", "password": "mat-khau-bench-1", "csrf": token})
-        today = (store_now() + timedelta(hours=7)).date()
+        from knowledge import vietnam_date
+
+        today = vietnam_date(store_now())
         pages = {
             "year_by_week": f"/desk/figures?from={today - timedelta(days=364)}&to={today}&by=week",
             "30_days_by_day": "/desk/figures",

@@ -24,8 +24,9 @@ from bot.storage.models import (
     Ticket,
     User,
 )
+from knowledge import VIETNAM as VIETNAM_ZONE
 
-VIETNAM = timedelta(hours=7)
+VIETNAM = VIETNAM_ZONE.utcoffset(None)  # one definition: knowledge.VIETNAM
 ONLINE_TARGET = 0.40  # the province's target share of submissions made online
 SATISFIED = ("very_satisfied", "satisfied")
 # Messages that are not questions to the assistant: staff-held, giving the bot back, the lookup tool.

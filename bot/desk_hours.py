@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-VIETNAM = timedelta(hours=7)
+from knowledge import VIETNAM as VIETNAM_ZONE
+
+VIETNAM = VIETNAM_ZONE.utcoffset(None)  # one definition: knowledge.VIETNAM
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PERIOD = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 

@@ -7,7 +7,7 @@ behind buttons that send `/ask_procedure{"procedure": <code>, "aspect": <aspect>
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from flows.actions import registry
@@ -25,6 +25,7 @@ from knowledge import (
     link_decision,
     normal_code,
     shorten,
+    vietnam_date,
 )
 from nlu.acts import ASPECT_OF_INTENT, ASPECTS
 from nlu.acts import QUESTION_INTENT as ASK_INTENT
@@ -38,8 +39,6 @@ CANDIDATES = 4
 OFFICIAL_NAME_CHARS = 160
 # The least room a page of lines gets (a sentence longer than this is split between pages).
 MIN_PAGE = 60
-# Vietnam's clock: "today" for a fee is the local date.
-LOCAL_OFFSET = timedelta(hours=7)
 # A form code as people type it: CT01, ct01, DC02, TK1-TS, ĐKX10.
 _TYPED_FORM_CODE = re.compile(r"(?<![\w/])([A-Za-zĐđ]{1,5}\d{1,3}[a-z]?(?:-[A-Za-z0-9]{1,6})*)(?![\w/])")
 
@@ -218,10 +217,7 @@ def resolve_procedure_from_answer(ctx: ActionContext) -> str:
 
 def today(ctx: ActionContext) -> date:
     """The local date of this turn, from the engine's clock (tests pass a fixed one)."""
-    now = ctx.now
-    if now.tzinfo is not None:
-        now = now.astimezone(timezone.utc).replace(tzinfo=None)
-    return (now + LOCAL_OFFSET).date()
+    return vietnam_date(ctx.now)
 
 
 def _part_button(ctx: ActionContext, code: str, aspect: str, part: str, to_page: int, key: str, **values: Any) -> Button:
