@@ -52,6 +52,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.assistant import Assistant, Reply
@@ -247,13 +249,15 @@ class TokenStore:
             "settings_fingerprint": self.fingerprint,
         }
         now = utcnow()
+        # One statement per key that inserts or updates: workers starting together on a new database
+        # each save the settings' tokens, and a read-then-insert let the second one fail to start.
         with self.store.session() as session, session.begin():
+            insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             for key, value in values.items():
-                row = session.get(ChannelState, (CHANNEL, key))
-                if row is None:
-                    session.add(ChannelState(channel=CHANNEL, key=key, value=value, updated_at=now))
-                else:
-                    row.value, row.updated_at = value, now
+                statement = insert(ChannelState).values(channel=CHANNEL, key=key, value=value, updated_at=now)
+                session.execute(statement.on_conflict_do_update(
+                    index_elements=["channel", "key"],
+                    set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at}))
 
     def _read(self) -> dict[str, str]:
         with self.store.session() as session:
