@@ -12,12 +12,9 @@ from datetime import date, datetime
 
 import pytest
 
-from flows.actions import registry
 from flows.actions.answers.compose import SCREEN_CHARS, pack
 from flows.actions.procedure_info import ASPECTS
-from flows.engine import FlowEngine
 from flows.responses import intent_payload
-from flows.services import Services
 from knowledge import (
     display_name,
     distinct_names,
@@ -39,21 +36,6 @@ PASSPORT = "1.001456"
 BIRTH = "1.001193"
 MARRIAGE = "1.000894"
 RESIDENCE = "1.004222"
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def engine() -> FlowEngine:
-    return FlowEngine.load(registry)
-
-
-@pytest.fixture(scope="module")
-def services(knowledge) -> Services:
-    return Services(knowledge=knowledge)
 
 
 def ask(engine, services, code: str, aspect: str, now: datetime = NOW, **extra: str):

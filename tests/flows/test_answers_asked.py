@@ -11,34 +11,16 @@ from datetime import datetime
 
 import pytest
 
-from flows.actions import registry
 from flows.actions.answers.asked import is_yes_no, plain_agency, record_sentences, who_sentences, words
 from flows.actions.answers.compose import SCREEN_CHARS
 from flows.actions.answers.sections import step_parts
-from flows.engine import FlowEngine
 from flows.responses import intent_payload
-from flows.services import Services
-from knowledge import fold, load_knowledge
+from knowledge import fold
 from nlu.result import ParseResult, ProcedureMatch, parse_payload
 
 NOW = datetime(2026, 12, 5, 2, 0)
 HEADS = {"who": "👤", "conditions": "✅", "steps": "🧭", "fee": "💰", "time": "⏱️", "where": "🏢", "documents": "📄",
          "forms": "📝", "result": "📜", "postal": "📮", "online": "💻", "legal": "⚖️"}
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def engine() -> FlowEngine:
-    return FlowEngine.load(registry)
-
-
-@pytest.fixture(scope="module")
-def services(knowledge) -> Services:
-    return Services(knowledge=knowledge)
 
 
 def asked(engine, services, code: str, aspects: list[str], text: str):

@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from bot.dossiers import LocalDossierProvider, save_dossiers
 from bot.storage import Store
-from flows.actions import registry
 from flows.actions.dossier_status import check_code, code_attempt, question_about_code, today_in_vietnam
 from flows.engine import FlowEngine
 from flows.services import DOSSIER_STATUSES, DossierRecord, Services
@@ -61,11 +60,6 @@ NEXT_STEP = {
     "payment_required": ["nghĩa vụ tài chính", "Nộp lệ phí 100.000 đồng.", "biên lai"],
     "stopped": ["Dừng xử lý", "Quá hạn bổ sung.", "1900 1234"],
 }
-
-
-@pytest.fixture(scope="module")
-def engine() -> FlowEngine:
-    return FlowEngine.load(registry)
 
 
 @pytest.fixture(scope="module")

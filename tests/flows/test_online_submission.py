@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from flows.actions import registry
 from flows.actions.online_submission import (
     ITEM_CHARS,
     STUCK_TOPICS,
@@ -24,27 +23,11 @@ from flows.actions.online_submission import (
     word_lists,
 )
 from flows.actions.portal_help import TOPICS, topic_of
-from flows.engine import ActionContext, FlowEngine, State
-from flows.services import Services
-from knowledge import load_knowledge, select_documents
+from flows.engine import ActionContext, State
+from knowledge import select_documents
 from nlu.result import ParseResult, parse_payload
 
 NOW = datetime(2026, 11, 22, 9, 0)
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def engine() -> FlowEngine:
-    return FlowEngine.load(registry)
-
-
-@pytest.fixture(scope="module")
-def services(knowledge) -> Services:
-    return Services(knowledge=knowledge)
 
 
 def context(engine, services, slots: dict[str, Any] | None = None, frame_vars: dict[str, Any] | None = None,
