@@ -28,10 +28,8 @@ DOSSIER = {
 
 @pytest.fixture
 def portal():
-    fake = FakeOneDoor().start()
-    fake.dossiers = {CODE: dict(DOSSIER)}
-    yield fake
-    fake.stop()
+    with FakeOneDoor.serving({CODE: DOSSIER}) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -28,10 +28,8 @@ LEASE = timedelta(minutes=3)
 
 @pytest.fixture
 def portal():
-    fake = FakeOneDoor().start()
-    fake.dossiers = {CODE: dict(DOSSIER)}
-    yield fake
-    fake.stop()
+    with FakeOneDoor.serving({CODE: DOSSIER}) as fake:
+        yield fake
 
 
 def worker(database_url: str, portal: FakeOneDoor) -> Poller:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +35,17 @@ class FakeOneDoor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+
+    @classmethod
+    @contextmanager
+    def serving(cls, dossiers: dict[str, dict[str, Any]]) -> Iterator[FakeOneDoor]:
+        """A started fake that knows these dossiers (copies), stopped after."""
+        fake = cls().start()
+        fake.dossiers = {code: dict(dossier) for code, dossier in dossiers.items()}
+        try:
+            yield fake
+        finally:
+            fake.stop()
 
     def start(self) -> FakeOneDoor:
         ready = threading.Event()
